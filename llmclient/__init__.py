@@ -1,0 +1,92 @@
+"""llmclient: one blocking interface to every major LLM provider, with resilience built in.
+
+Only public names live here (``__all__`` is pinned by a test). Importing llmclient is cheap:
+botocore, PyJWT, cryptography and jsonschema are imported only where they are used.
+"""
+
+import logging
+
+from ._version import __version__
+from .auth import AuthProvider
+from .client import CallContext, Client, Stream
+from .config.loader import load_config
+from .config.registry import Registry
+from .errors import (
+    AllClientsFailedError,
+    AuthError,
+    CancelledError,
+    ConfigError,
+    FinishReasonError,
+    InvalidRequestError,
+    LLMError,
+    LLMTimeoutError,
+    ProviderError,
+    RateLimitError,
+    StreamError,
+    TransportError,
+)
+from .models import (
+    Attempt,
+    ChatRequest,
+    Chunk,
+    Completion,
+    HttpRequest,
+    HttpResponse,
+    ImagePart,
+    Message,
+    TextPart,
+    Tool,
+    ToolCall,
+    Usage,
+)
+from .providers.azure import AzureOpenAIClient
+from .providers.openai import OpenAIClient, OpenAIGenericClient
+from .retry import RetryPolicy
+from .runtime import Runtime
+from .secrets import env
+
+__all__ = [
+    "__version__",
+    # loading configs
+    "load_config",
+    "Registry",
+    "env",
+    # clients
+    "Client",
+    "Stream",
+    "CallContext",
+    "OpenAIClient",
+    "OpenAIGenericClient",
+    "AzureOpenAIClient",
+    "AuthProvider",
+    "RetryPolicy",
+    "Runtime",
+    # values
+    "Message",
+    "TextPart",
+    "ImagePart",
+    "Tool",
+    "ToolCall",
+    "ChatRequest",
+    "Completion",
+    "Chunk",
+    "Usage",
+    "Attempt",
+    "HttpRequest",
+    "HttpResponse",
+    # errors
+    "LLMError",
+    "ConfigError",
+    "TransportError",
+    "LLMTimeoutError",
+    "AuthError",
+    "RateLimitError",
+    "InvalidRequestError",
+    "ProviderError",
+    "StreamError",
+    "FinishReasonError",
+    "AllClientsFailedError",
+    "CancelledError",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

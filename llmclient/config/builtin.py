@@ -1,0 +1,28 @@
+"""The built-in providers' builders, registered with the registry when it first needs one.
+
+Kept apart from ``registry.py`` so that the registry does not import every provider
+module, and so that a plug-in provider is registered exactly like these.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from ..client import Client
+from ..providers.azure import AzureOpenAIClient
+from ..providers.openai import OpenAIClient, OpenAIGenericClient
+from .registry import register_builder
+
+__all__: list[str] = []
+
+
+def _leaf(cls: Any, name: str, options: dict[str, Any], **kw: Any) -> Client:
+    client: Client = cls(name=name, runtime=kw["runtime"], retry_policy=kw["retry_policy"], **options)
+    return client
+
+
+register_builder("openai", partial(_leaf, OpenAIClient))
+register_builder("azure-openai", partial(_leaf, AzureOpenAIClient))
+for _provider in ("openai-generic", "ollama", "openrouter"):
+    register_builder(_provider, partial(_leaf, partial(OpenAIGenericClient, provider=_provider)))

@@ -1,0 +1,63 @@
+"""load_config: a dict, a ``.json`` file, or ``.baml`` files, to a validated :class:`Registry`.
+
+Every front end produces the same canonical dict (see DESIGN.md), which is validated
+against the JSON Schemas in ``schemas/`` before anything is built or sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+from ..errors import ConfigError
+from .canonical import canonicalize
+from .registry import Registry
+from .schema import validate_config
+
+__all__ = ["load_config", "read_config", "ConfigSource"]
+
+ConfigSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+
+
+def read_config(source: ConfigSource) -> tuple[dict[str, Any], str]:
+    """Read ``source`` into a raw config dict and a name for messages (not yet validated)."""
+    if isinstance(source, Mapping):
+        return dict(source), "config"
+    path = Path(source)
+    if path.is_dir() or path.suffix == ".baml":
+        from .baml import load_baml
+
+        return load_baml(path), str(path)
+    if path.suffix != ".json":
+        raise ConfigError(f"{path}: a config is a .json file, a .baml file or a folder of .baml files")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the config must be a JSON object with a 'clients' key")
+    return data, str(path)
+
+
+def load_config(source: ConfigSource, *, max_workers: int | None = None) -> Registry:
+    """Load, validate and canonicalise a config, and return the registry of its clients.
+
+    Args:
+        source: A dict in the canonical form, a ``.json`` file, a ``.baml`` file, or a
+            folder of ``.baml`` files.
+        max_workers: Size of the shared thread and connection pools (overrides the
+            config's ``settings.max_workers``; default 32).
+
+    Raises:
+        ConfigError: Listing every problem with its JSON path; never a secret's value.
+    """
+    raw, name = read_config(source)
+    validate_config(raw, source=name)
+    config = canonicalize(raw)
+    return Registry(config, max_workers=max_workers, source=name)

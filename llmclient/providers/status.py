@@ -1,0 +1,155 @@
+"""HTTP statuses, retry hints and non-JSON bodies to typed errors, shared by every provider.
+
+Each provider adapter reads its own error JSON (type, code, message) and then calls
+:func:`http_error`, which picks the class from the status (refined by the provider's
+code), parses the server's retry hints and redacts the body. The same table serves
+error events inside a 200 stream: their type is mapped to the status it stands for.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from typing import Mapping
+
+from ..errors import (
+    AuthError,
+    InvalidRequestError,
+    LLMError,
+    ProviderError,
+    RateLimitError,
+)
+from ..models import HttpResponse
+from ..redaction import redact_text
+
+__all__ = ["class_for_status", "http_error", "retry_after_from_headers", "describe_unexpected_body",
+           "should_retry_header"]
+
+
+def class_for_status(status: int) -> type[LLMError]:
+    """The error class for an HTTP status (429 throttling, 401/403 auth, 5xx provider...)."""
+    if status in (401, 403):
+        return AuthError
+    if status == 429:
+        return RateLimitError
+    if status in (408, 409) or status >= 500:
+        return ProviderError
+    return InvalidRequestError
+
+
+def retry_after_from_headers(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait: ``retry-after-ms``, else ``retry-after``.
+
+    ``retry-after`` may be seconds (integer or float) or an HTTP date. Unparseable or
+    negative values are ignored.
+    """
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            value = float(ms) / 1000.0
+            if value >= 0:
+                return value
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+        return value if value >= 0 else None
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def should_retry_header(headers: Mapping[str, str]) -> bool | None:
+    """The ``x-should-retry: true|false`` verdict, when the server gave one."""
+    value = headers.get("x-should-retry")
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    return None
+
+
+def http_error(
+    response: HttpResponse,
+    message: str,
+    *,
+    provider: str,
+    secrets: tuple[str, ...] = (),
+    cls: type[LLMError] | None = None,
+    code: str | None = None,
+    retryable: bool | None = None,
+    retry_after: float | None = None,
+    request_id_header: str = "x-request-id",
+) -> LLMError:
+    """Build the typed error for a non-2xx response.
+
+    Args:
+        response: The answer.
+        message: The provider's message (it is redacted here).
+        provider: The provider's name.
+        secrets: Credentials the request carried, removed from message and body.
+        cls: The class when the provider's error code decides it (else: by status).
+        code: The provider's error type/code.
+        retryable: Override the class's default (e.g. an exhausted quota: False).
+        retry_after: A delay found in the body (Google ``RetryInfo``); headers win.
+        request_id_header: Where the provider puts its request id.
+    """
+    headers = response.headers
+    error_cls = cls or class_for_status(response.status_code)
+    hinted = retry_after_from_headers(headers)
+    error = error_cls(
+        redact_text(message, secrets),
+        provider=provider,
+        status_code=response.status_code,
+        request_id=headers.get(request_id_header),
+        retryable=retryable,
+        retry_after=hinted if hinted is not None else retry_after,
+        body=redact_text(response.body[:4000].decode("utf-8", "replace"), secrets),
+        code=code,
+    )
+    error.should_retry = should_retry_header(headers)
+    return error
+
+
+_TITLE = re.compile(rb"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def describe_unexpected_body(response: HttpResponse, what: str) -> str:
+    """A one-line account of a body that is not the provider's JSON (e.g. a proxy's HTML page).
+
+    Names the content type and a short excerpt (the page title for HTML), so the user
+    can tell a gateway's error from the provider's.
+    """
+    ctype = response.headers.get("content-type", "no content type").split(";")[0].strip()
+    body = response.body
+    if not body:
+        excerpt = "an empty body"
+    else:
+        title = _TITLE.search(body[:4000])
+        snippet = (title.group(1) if title else body[:120]).decode("utf-8", "replace")
+        excerpt = repr(" ".join(snippet.split())[:120])
+    return (f"HTTP {response.status_code}: expected {what}, got {ctype} ({excerpt}); "
+            "a proxy or gateway may have answered instead of the provider")
+
+
+def generic_error(response: HttpResponse, *, provider: str, what: str, secrets: tuple[str, ...] = ()) -> LLMError:
+    """The error for a failed response whose body the provider's parser could not read."""
+    return http_error(response, describe_unexpected_body(response, what), provider=provider, secrets=secrets)
+
+
+def unexpected_success_body(response: HttpResponse, *, provider: str, what: str,
+                            secrets: tuple[str, ...] = ()) -> ProviderError:
+    """The error for a 2xx response whose body is not what the provider sends."""
+    return ProviderError(redact_text(describe_unexpected_body(response, what), secrets), provider=provider,
+                         status_code=response.status_code,
+                         body=redact_text(response.body[:4000].decode("utf-8", "replace"), secrets))

@@ -1,0 +1,74 @@
+"""What a tree of clients shares: one connection pool, one thread pool, one clock.
+
+A registry (or a client built on its own) owns a Runtime. Every client it builds sends on
+the runtime's :class:`Transport` and runs ``submit``/``batch`` work on its executor, so the
+pool of connections is sized to the pool of threads. The clock, sleep and random source
+are injected here so that retry timing can be tested without waiting.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from .transport import Transport
+
+__all__ = ["Runtime", "DEFAULT_MAX_WORKERS"]
+
+DEFAULT_MAX_WORKERS = 32
+
+
+class Runtime:
+    """Shared resources of a client tree, created lazily and closed together.
+
+    Args:
+        max_workers: Threads in the shared pool, and connections kept per host.
+        transport: Use this transport instead of creating one.
+        clock: A monotonic clock (seconds).
+        sleep: How to wait between retries.
+        random: A source of floats in [0, 1) for jitter.
+    """
+
+    def __init__(self, *, max_workers: int = DEFAULT_MAX_WORKERS, transport: Transport | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 random: Callable[[], float] = random.random) -> None:
+        self.max_workers = max_workers
+        self.clock = clock
+        self.sleep = sleep
+        self.random = random
+        self._transport = transport
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.closed = False
+
+    @property
+    def transport(self) -> Transport:
+        """The shared connection pool (created on first use)."""
+        if self._transport is None:
+            with self._lock:
+                if self._transport is None:
+                    self._transport = Transport(pool_size=self.max_workers)
+        return self._transport
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The shared thread pool (created on first use)."""
+        if self._executor is None:
+            with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="llmclient")
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the thread pool (waiting for running calls) and close every connection."""
+        self.closed = True
+        with self._lock:
+            executor, self._executor = self._executor, None
+            transport = self._transport
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        if transport is not None:
+            transport.close()
