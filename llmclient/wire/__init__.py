@@ -1,0 +1,1 @@
+"""Pure byte parsers for provider streams: no sockets, no clock."""
