@@ -1,0 +1,1 @@
+"""Config front ends: dict, .json and .baml to validated canonical dicts to clients."""

@@ -1,0 +1,1 @@
+"""JSON Schema files for llmclient configs; installed as the package llmclient.schemas."""
