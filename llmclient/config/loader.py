@@ -7,6 +7,7 @@ against the JSON Schemas in ``schemas/`` before anything is built or sent.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any, Mapping, Union
@@ -14,9 +15,11 @@ from typing import Any, Mapping, Union
 from ..errors import ConfigError
 from .canonical import canonicalize
 from .registry import Registry
-from .schema import validate_config
+from .schema import reference_warnings, validate_config
 
 __all__ = ["load_config", "read_config", "ConfigSource"]
+
+log = logging.getLogger(__name__)
 
 ConfigSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 
@@ -59,5 +62,7 @@ def load_config(source: ConfigSource, *, max_workers: int | None = None) -> Regi
     """
     raw, name = read_config(source)
     validate_config(raw, source=name)
+    for warning in reference_warnings(raw):
+        log.warning("%s: %s (that member will be skipped when tried)", name, warning)
     config = canonicalize(raw)
     return Registry(config, max_workers=max_workers, source=name)

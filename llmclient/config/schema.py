@@ -31,7 +31,7 @@ from ..errors import ConfigError
 from .canonical import CANONICAL_PROVIDERS, COMPOSITE_PROVIDERS, PROVIDER_ALIASES, canonical_provider_name, plain
 
 __all__ = ["SCHEMA_BASE_URI", "SECRET_KEYS", "format_path", "known_providers", "provider_schema_name",
-           "register_schema", "validate_config"]
+           "reference_warnings", "register_schema", "validate_config"]
 
 #: Base of every built-in schema's ``$id``; relative ``$ref``s resolve against it.
 SCHEMA_BASE_URI = "https://llmclient.invalid/schemas/"
@@ -70,9 +70,10 @@ def validate_config(config: Mapping[str, Any], *, source: str | None = None, che
     Args:
         config: A config in any accepted spelling (from a dict, ``.json`` or ``.baml``).
         source: Where the config came from (a file name), for the error message.
-        check_references: Whether a ``retry_policy`` or composite member must name a policy
-            or client of this same config. Pass False for one file of several that are
-            merged afterwards, and validate the merged config with True.
+        check_references: Whether a ``retry_policy`` must name a policy of this same
+            config. Pass False for one file of several that are merged afterwards, and
+            validate the merged config with True. (A composite member naming no client is
+            not an error: see :func:`reference_warnings`.)
 
     Raises:
         ConfigError: With ``problems`` listing each problem as ``"$.json.path: message"``,
@@ -83,6 +84,29 @@ def validate_config(config: Mapping[str, Any], *, source: str | None = None, che
         lines = [f"{format_path(path)}: {message}" for path, message in problems]
         noun = "problem" if len(lines) == 1 else "problems"
         raise ConfigError(f"{source or 'config'}: {len(lines)} {noun} in config", problems=lines)
+
+
+def reference_warnings(config: Mapping[str, Any]) -> list[str]:
+    """Composite members that name no client of ``config``, as ``"$.path: message"`` lines.
+
+    These are warnings, not errors: the original design's examples name a ``Claude``
+    client they never define, and must still load. Such a member fails when the
+    composite tries it (a ``ConfigError`` recorded as that member's attempt), and the
+    composite moves on to the next one.
+    """
+    plain_config = plain(config)
+    clients = plain_config.get("clients") if isinstance(plain_config, dict) else None
+    if not isinstance(clients, dict):
+        return []
+    found: list[Problem] = []
+    for name, client in clients.items():
+        if not isinstance(client, dict) or not isinstance(client.get("options"), dict):
+            continue
+        provider = client.get("provider")
+        if isinstance(provider, str) and canonical_provider_name(provider) in COMPOSITE_PROVIDERS:
+            found += [p for p in _member_problems(client["options"], ("clients", name, "options"), set(clients))
+                      if "is not defined" in p[1]]
+    return [f"{format_path(path)}: {message}" for path, message in sorted(found, key=_sort_key)]
 
 
 def provider_schema_name(provider: str) -> str | None:
@@ -186,8 +210,7 @@ def _client_problems(name: str, client: dict[str, Any], names: tuple[set[str], s
     kind = "provider" if provider in _registered else "builtin"
     yield from _schema_problems(_validator(kind, schema_name), options, (*where, "options"))
     if canonical_provider_name(provider) in COMPOSITE_PROVIDERS:
-        members = client_names if names else None
-        yield from _member_problems(options, (*where, "options"), members)
+        yield from _member_problems(options, (*where, "options"), None)
 
 
 def _member_problems(options: dict[str, Any], where: JsonPath, clients: set[str] | None) -> Iterator[Problem]:
