@@ -109,36 +109,36 @@ class Client(ABC):
         """
         items = list(inputs)
         total = len(items)
-        results: list[Completion | LLMError | None] = [None] * total
         window = threading.BoundedSemaphore(max_workers or self.runtime.max_workers)
         lock = threading.Lock()
         done = [0]
-        futures = []
 
-        def finished(index: int, future: Future[Completion]) -> None:
+        def finished(_: Future[Completion]) -> None:
             window.release()
-            error = future.exception()
-            if error is not None and not isinstance(error, LLMError):
-                error = LLMError(f"unexpected {type(error).__name__}: {error}")
-            results[index] = error if error is not None else future.result()  # type: ignore[assignment]
             with lock:
                 done[0] += 1
                 count = done[0]
             if progress is not None:
                 progress(count, total)
 
-        for index, item in enumerate(items):
+        futures = []
+        for item in items:
             window.acquire()
             future = self.runtime.executor.submit(self.complete, item, **params)
-            future.add_done_callback(lambda f, i=index: finished(i, f))
+            future.add_done_callback(finished)
             futures.append(future)
+        results: list[Completion | LLMError] = []
         for future in futures:
-            future.exception()
-        if not return_exceptions:
-            for result in results:
-                if isinstance(result, LLMError):
-                    raise result
-        return results  # type: ignore[return-value]
+            error = future.exception()
+            if error is None:
+                results.append(future.result())
+            elif isinstance(error, LLMError):
+                if not return_exceptions:
+                    raise error
+                results.append(error)
+            else:
+                raise error
+        return results
 
     def close(self) -> None:
         """Close the connection pool and thread pool, if this client owns them.

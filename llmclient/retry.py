@@ -68,9 +68,9 @@ class RetryPolicy:
         return cls(
             max_retries=int(config.get("max_retries", 0)),
             strategy=kind,
-            delay_ms=float(strategy.get("delay_ms", strategy.get("initial_delay", 200))),
+            delay_ms=_number(strategy.get("delay_ms", strategy.get("initial_delay")), 200.0),
             multiplier=float(strategy.get("multiplier", 1.5)),
-            max_delay_ms=float(strategy.get("max_delay_ms", strategy.get("max_delay", 10000))),
+            max_delay_ms=_number(strategy.get("max_delay_ms", strategy.get("max_delay")), 10000.0),
             jitter=strategy.get("jitter", "none"),
             retry_on=None if retry_on is None else frozenset(str(x) for x in retry_on),
             max_retry_after_ms=float(config.get("max_retry_after_ms", 60000)),
@@ -112,6 +112,11 @@ class RetryPolicy:
         if self.jitter == "equal":
             return wait / 2 + (wait / 2) * random()
         return wait
+
+
+def _number(value: Any, default: float) -> float:
+    """``value`` as a float, or ``default`` when it is absent (0 stays 0)."""
+    return default if value is None else float(value)
 
 
 #: The policy of a client configured without one: a single attempt.

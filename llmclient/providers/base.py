@@ -87,7 +87,7 @@ class RolePolicy:
         """The role to send for a message written with ``role``."""
         if role not in self.allowed:
             role = self.default
-        return self.remap.get(role, role)
+        return str(self.remap.get(role, role))
 
     def metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
         """The message metadata that may be forwarded."""
