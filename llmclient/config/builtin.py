@@ -10,7 +10,9 @@ from functools import partial
 from typing import Any
 
 from ..client import Client
+from ..providers.anthropic import AnthropicClient
 from ..providers.azure import AzureOpenAIClient
+from ..providers.google import GoogleAIClient
 from ..providers.openai import OpenAIClient, OpenAIGenericClient
 from .registry import register_builder
 
@@ -24,5 +26,7 @@ def _leaf(cls: Any, name: str, options: dict[str, Any], **kw: Any) -> Client:
 
 register_builder("openai", partial(_leaf, OpenAIClient))
 register_builder("azure-openai", partial(_leaf, AzureOpenAIClient))
+register_builder("anthropic", partial(_leaf, AnthropicClient))
+register_builder("google-ai", partial(_leaf, GoogleAIClient))
 for _provider in ("openai-generic", "ollama", "openrouter"):
     register_builder(_provider, partial(_leaf, partial(OpenAIGenericClient, provider=_provider)))

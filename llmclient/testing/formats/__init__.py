@@ -7,6 +7,7 @@ format in order whether it serves a request's route; the first that says yes ans
 
 from __future__ import annotations
 
+from llmclient.testing.formats.anthropic import AnthropicFormat
 from llmclient.testing.formats.base import (
     CallError,
     FakeCall,
@@ -16,6 +17,7 @@ from llmclient.testing.formats.base import (
     make_reply,
     reply_text,
 )
+from llmclient.testing.formats.google import GoogleAIFormat
 from llmclient.testing.formats.openai import AzureOpenAIFormat, OpenAIFormat
 
 __all__ = [
@@ -32,7 +34,9 @@ __all__ = [
 ]
 
 #: Every registered format, asked in order; routes should not overlap.
-FORMATS: list[WireFormat] = [AzureOpenAIFormat(), OpenAIFormat()]
+FORMATS: list[WireFormat] = [
+    AzureOpenAIFormat(), OpenAIFormat(), AnthropicFormat(), GoogleAIFormat(),
+]
 
 
 def register(wire_format: WireFormat, *, first: bool = False) -> None:

@@ -1,0 +1,390 @@
+"""Gemini's generateContent wire format: bodies, answers, errors and ``alt=sse`` streams.
+
+Pure translation, shared by every endpoint that speaks it: Google AI (``google.py``) today,
+Vertex AI later, which differ only in address and credentials. Nothing here reads options
+or does I/O: callers pass the resolved option defaults and a :class:`RolePolicy`.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+from typing import Any, Mapping
+
+from ..errors import AuthError, ConfigError, LLMError, ProviderError, RateLimitError
+from ..models import (
+    ChatRequest,
+    Chunk,
+    Completion,
+    HttpResponse,
+    ImagePart,
+    Message,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    to_tools,
+)
+from ..redaction import redact_text
+from ..wire.sse import SSEDecoder
+from .base import RolePolicy
+from .status import class_for_status, http_error
+
+__all__ = ["GeminiStreamDecoder", "gemini_body", "gemini_contents", "gemini_completion", "gemini_error",
+           "gemini_usage", "FINISH_REASONS", "GENERATION_PARAMS"]
+
+FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter",
+                  "RECITATION": "content_filter", "BLOCKLIST": "content_filter",
+                  "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
+                  "IMAGE_SAFETY": "content_filter"}
+
+#: Call parameters that live in ``generationConfig``, with their Gemini names.
+GENERATION_PARAMS = {"temperature": "temperature", "top_p": "topP", "top_k": "topK", "max_tokens": "maxOutputTokens",
+                     "max_output_tokens": "maxOutputTokens", "stop": "stopSequences", "n": "candidateCount",
+                     "candidate_count": "candidateCount", "seed": "seed", "presence_penalty": "presencePenalty",
+                     "frequency_penalty": "frequencyPenalty"}
+
+_RPC_STATUS = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RANGE": 400, "UNAUTHENTICATED": 401,
+               "PERMISSION_DENIED": 403, "NOT_FOUND": 404, "ABORTED": 409, "ALREADY_EXISTS": 409,
+               "RESOURCE_EXHAUSTED": 429, "CANCELLED": 499, "INTERNAL": 500, "UNKNOWN": 500,
+               "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504}
+_DELAY = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
+
+
+# -- request ------------------------------------------------------------------------------
+def gemini_body(request: ChatRequest, defaults: Mapping[str, Any], roles: RolePolicy) -> dict[str, Any]:
+    """The ``generateContent`` body for ``request``; ``defaults`` are the client's resolved options.
+
+    Known call parameters go into ``generationConfig`` (over the option's own
+    ``generationConfig``), tools into ``functionDeclarations``; other keys are top-level
+    body fields (``safetySettings``, ``cachedContent``...), None removing one.
+    """
+    body: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    for source in (defaults, request.params):
+        for key, value in source.items():
+            if key == "generationConfig" or key == "generation_config":
+                config.update(value or {})
+            elif key == "safety_settings":
+                body["safetySettings"] = value
+            elif key in GENERATION_PARAMS:
+                name = GENERATION_PARAMS[key]
+                config[name] = [value] if name == "stopSequences" and isinstance(value, str) else value
+            elif key == "response_format":
+                config.pop("responseMimeType", None)
+                config.pop("responseSchema", None)
+                config.update(_response_format(value))
+            elif key == "tools":
+                body["tools"] = None if not value else [{"functionDeclarations": [
+                    {"name": t.name, **({"description": t.description} if t.description else {}),
+                     "parametersJsonSchema": dict(t.parameters)} for t in to_tools(value)]}]
+            elif key == "tool_choice":
+                body["toolConfig"] = None if value is None else {"functionCallingConfig": _tool_choice(value)}
+            else:
+                body[key] = value
+    system, contents = gemini_contents(request.messages, roles)
+    out: dict[str, Any] = {"contents": contents}
+    if system:
+        out["systemInstruction"] = {"parts": system}
+    config = {k: v for k, v in config.items() if v is not None}
+    if config:
+        out["generationConfig"] = config
+    out.update({k: v for k, v in body.items() if v is not None})
+    return out
+
+
+def gemini_contents(messages: tuple[Message, ...], roles: RolePolicy) -> tuple[list[dict[str, Any]],
+                                                                              list[dict[str, Any]]]:
+    """``(system parts, contents)``: roles user/model, tool results as ``functionResponse`` parts.
+
+    A tool result needs the function's name, which Gemini's wire form carries instead of
+    an id: it is taken from the latest earlier assistant call with the same id (else the
+    message's ``name``). Consecutive turns with the same role are merged.
+    """
+    system: list[dict[str, Any]] = []
+    contents: list[dict[str, Any]] = []
+    names: dict[str, str] = {}
+    for message in messages:
+        role = "tool" if message.role == "tool" else roles.role(message.role)
+        if role == "system":
+            system.extend({"text": p.text} for p in message.parts if isinstance(p, TextPart))
+            continue
+        if role == "tool":
+            name = names.get(message.tool_call_id or "") or message.name or ""
+            response: dict[str, Any] = {"name": name, "response": _tool_response(message.text)}
+            parts = [{"functionResponse": response}]
+            wire_role = "user"
+        else:
+            parts = [_render_part(p) for p in message.parts if not (isinstance(p, TextPart) and not p.text)]
+            for call in message.tool_calls:
+                names[call.id] = call.name
+                parts.append({"functionCall": {"name": call.name, "args": dict(call.arguments)}})
+            wire_role = "model" if role in ("assistant", "model") else "user"
+        if not parts:
+            continue  # an empty turn: the API refuses empty parts
+        if contents and contents[-1]["role"] == wire_role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": wire_role, "parts": parts})
+    return system, contents
+
+
+def _tool_response(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"result": text}
+    return value if isinstance(value, dict) else {"result": value}
+
+
+def _render_part(part: Any) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"text": part.text}
+    if isinstance(part, ImagePart):
+        if part.data is not None:
+            return {"inlineData": {"mimeType": part.media_type or "image/png", "data": part.data}}
+        url = part.url or ""
+        if url.startswith("data:") and ";base64," in url:
+            head, data = url[5:].split(";base64,", 1)
+            return {"inlineData": {"mimeType": head or "image/png", "data": data}}
+        media_type = part.media_type or mimetypes.guess_type(url.split("?")[0])[0]
+        return {"fileData": {**({"mimeType": media_type} if media_type else {}), "fileUri": url}}
+    raise ConfigError(f"cannot send a {type(part).__name__} to the Gemini API")
+
+
+def _tool_choice(value: Any) -> dict[str, Any]:
+    if value == "auto":
+        return {"mode": "AUTO"}
+    if value == "none":
+        return {"mode": "NONE"}
+    if value in ("any", "required"):
+        return {"mode": "ANY"}
+    if isinstance(value, Mapping) and value.get("type") == "function":
+        value = (value.get("function") or {}).get("name")
+    if isinstance(value, str):
+        return {"mode": "ANY", "allowedFunctionNames": [value]}
+    return dict(value)
+
+
+def _response_format(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or value.get("type") == "text":
+        return {}
+    if value.get("type") == "json_object":
+        return {"responseMimeType": "application/json"}
+    if value.get("type") == "json_schema":
+        schema = (value.get("json_schema") or {}).get("schema")
+        return {"responseMimeType": "application/json", **({"responseSchema": schema} if schema else {})}
+    return {"responseMimeType": "application/json", "responseSchema": dict(value)}
+
+
+# -- response -----------------------------------------------------------------------------
+def gemini_usage(usage: Mapping[str, Any] | None) -> Usage:
+    """Usage from ``usageMetadata``; output and reasoning both count the thinking tokens (as OpenAI's do)."""
+    if not usage:
+        return Usage()
+    prompt = usage.get("promptTokenCount") or 0
+    thoughts = usage.get("thoughtsTokenCount") or 0
+    output = (usage.get("candidatesTokenCount") or 0) + thoughts
+    return Usage(input_tokens=prompt, output_tokens=output,
+                 total_tokens=usage.get("totalTokenCount") or prompt + output,
+                 cached_input_tokens=usage.get("cachedContentTokenCount") or 0, reasoning_tokens=thoughts)
+
+
+def _finish(raw: str | None, has_calls: bool) -> str | None:
+    if not raw:
+        return None
+    if raw == "STOP" and has_calls:
+        return "tool_calls"
+    return FINISH_REASONS.get(raw, "other")
+
+
+def _candidate_parts(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Any]]:
+    candidates = data.get("candidates") or ()
+    candidate = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
+    parts = (candidate.get("content") or {}).get("parts") or []
+    return candidate, [p for p in parts if isinstance(p, dict)]
+
+
+def gemini_completion(data: Mapping[str, Any]) -> Completion:
+    """The completion in a ``GenerateContentResponse`` (first candidate only).
+
+    A prompt blocked by ``promptFeedback.blockReason`` (no candidates) is a completion with
+    empty text, ``finish_reason`` ``content_filter`` and ``raw_finish_reason`` the block
+    reason. A ``STOP`` with function calls is normalised to ``tool_calls``. Function calls
+    without an ``id`` get ``call_<n>``.
+    """
+    candidate, parts = _candidate_parts(data)
+    texts: list[str] = []
+    thinking: list[str] = []
+    calls: list[ToolCall] = []
+    for part in parts:
+        if "functionCall" in part:
+            call = part["functionCall"] or {}
+            args = call.get("args") or {}
+            calls.append(ToolCall(id=call.get("id") or f"call_{len(calls)}", name=call.get("name", ""),
+                                  arguments=args, raw_arguments=json.dumps(args)))
+        elif isinstance(part.get("text"), str):
+            (thinking if part.get("thought") else texts).append(part["text"])
+    raw = candidate.get("finishReason")
+    if not data.get("candidates"):
+        raw = ((data.get("promptFeedback") or {}).get("blockReason")) or raw
+        finish = "content_filter" if raw else None
+    else:
+        finish = _finish(raw, bool(calls))
+    return Completion(text="".join(texts), finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
+                      usage=gemini_usage(data.get("usageMetadata")), model=data.get("modelVersion"),
+                      thinking="".join(thinking) or None, raw=data)
+
+
+def _retry_delay(details: Any) -> float | None:
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = _DELAY.match(str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _reasons(details: Any) -> set[str]:
+    return {str(d.get("reason")) for d in details if isinstance(d, dict) and d.get("reason")} \
+        if isinstance(details, list) else set()
+
+
+def gemini_error(error: Mapping[str, Any], *, provider: str, response: HttpResponse | None,
+                 secrets: tuple[str, ...] = ()) -> LLMError:
+    """The typed error for a Google ``{"code", "message", "status", "details"}`` object.
+
+    ``RetryInfo.retryDelay`` becomes ``retry_after``; ``API_KEY_INVALID`` (sent as a 400)
+    and ``PERMISSION_DENIED`` are :class:`AuthError`. Without a response (an error inside
+    a 200 stream) the class comes from ``code``, else from ``status``.
+    """
+    rpc_status = str(error.get("status") or "") or None
+    message = str(error.get("message") or rpc_status or "unknown error")
+    details = error.get("details")
+    reasons = _reasons(details)
+    code_value = error.get("code")
+    status = code_value if isinstance(code_value, int) and code_value >= 400 else _RPC_STATUS.get(rpc_status or "", 500)
+    if response is not None:
+        status = response.status_code
+    cls: type[LLMError] | None = None
+    if "API_KEY_INVALID" in reasons or rpc_status in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
+        cls = AuthError
+    elif rpc_status == "RESOURCE_EXHAUSTED" or status == 429:
+        cls = RateLimitError
+    code = "API_KEY_INVALID" if "API_KEY_INVALID" in reasons else rpc_status
+    retry_after = _retry_delay(details)
+    if response is not None:
+        return http_error(response, message, provider=provider, secrets=secrets, cls=cls, code=code,
+                          retry_after=retry_after)
+    error_cls = cls or class_for_status(status)
+    return error_cls(redact_text(message, secrets), provider=provider, status_code=status, code=code,
+                     retry_after=retry_after)
+
+
+# -- stream -------------------------------------------------------------------------------
+class GeminiStreamDecoder:
+    """``alt=sse`` events, each a whole ``GenerateContentResponse`` holding only new text, to chunks.
+
+    No ``[DONE]``: the stream ends with the body, which must have produced content or a
+    finish reason. Usage is cumulative (each chunk replaces it), function calls arrive
+    whole. An error may come as a ``data:`` event or as a bare JSON object spread over
+    lines outside the SSE framing; both raise the class their code names.
+    """
+
+    def __init__(self, provider: str, secrets: tuple[str, ...]) -> None:
+        self._provider = provider
+        self._secrets = secrets
+        self._sse = SSEDecoder(keep_stray_lines=True)
+        self._stray: list[str] = []
+        self.model: str | None = None
+        self._calls = 0
+        self._produced = False
+        self._error: LLMError | None = None
+
+    def feed(self, data: bytes) -> list[Chunk]:
+        return self._chunks(self._sse.feed(data))
+
+    def finish(self) -> list[Chunk]:
+        out = self._chunks(self._sse.flush())
+        if self._stray:
+            text = redact_text(" ".join(self._stray)[:120], self._secrets)
+            raise ProviderError(f"unreadable text in the stream: {text!r}", provider=self._provider)
+        if not self._produced:
+            raise ProviderError("the stream ended without any content or finish reason", provider=self._provider)
+        return out
+
+    def _chunks(self, events: list[Any]) -> list[Chunk]:
+        if self._error is not None:
+            raise self._error
+        out: list[Chunk] = []
+        try:
+            for event in events:
+                chunk = self._chunk(self._json(event.data))
+                if chunk is not None:
+                    out.append(chunk)
+            self._check_stray_lines()
+        except LLMError as err:
+            if not out:
+                raise
+            self._error = err
+        return out
+
+    def _json(self, data: str) -> Any:
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise ProviderError(f"malformed JSON in a stream event: {redact_text(data[:120], self._secrets)!r}",
+                                provider=self._provider) from None
+
+    def _check_stray_lines(self) -> None:
+        """Collect lines sent outside SSE framing; raise once they form a JSON error object."""
+        stray = self._sse.stray_lines
+        if not stray:
+            return
+        self._stray.extend(stray)
+        stray.clear()
+        text = "\n".join(self._stray)
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            if len(text) > 65536:
+                raise ProviderError("unreadable text in the stream", provider=self._provider) from None
+            return
+        self._stray = []
+        if isinstance(obj, list) and obj:
+            obj = obj[0]
+        if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+            raise gemini_error(obj["error"], provider=self._provider, response=None, secrets=self._secrets)
+
+    def _chunk(self, obj: Any) -> Chunk | None:
+        if not isinstance(obj, dict):
+            raise ProviderError("a stream event is not a JSON object", provider=self._provider)
+        if isinstance(obj.get("error"), dict):
+            raise gemini_error(obj["error"], provider=self._provider, response=None, secrets=self._secrets)
+        self.model = obj.get("modelVersion") or self.model
+        candidate, parts = _candidate_parts(obj)
+        texts: list[str] = []
+        thinking: list[str] = []
+        calls: list[ToolCallDelta] = []
+        for part in parts:
+            if "functionCall" in part:
+                call = part["functionCall"] or {}
+                index = self._calls
+                self._calls += 1
+                calls.append(ToolCallDelta(index, call.get("id") or f"call_{index}", call.get("name", ""),
+                                           json.dumps(call.get("args") or {})))
+            elif isinstance(part.get("text"), str):
+                (thinking if part.get("thought") else texts).append(part["text"])
+        raw = candidate.get("finishReason")
+        finish = _finish(raw, self._calls > 0)
+        if not obj.get("candidates") and (obj.get("promptFeedback") or {}).get("blockReason"):
+            raw, finish = obj["promptFeedback"]["blockReason"], "content_filter"
+        usage = obj.get("usageMetadata")
+        chunk = Chunk(text="".join(texts), finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
+                      usage=gemini_usage(usage) if usage else None, thinking="".join(thinking))
+        if chunk.text or chunk.tool_calls or chunk.thinking or raw:
+            self._produced = True
+        elif usage is None:
+            return None
+        return chunk

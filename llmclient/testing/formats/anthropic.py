@@ -1,0 +1,199 @@
+"""Anthropic's Messages API, as the fake server speaks it.
+
+Shapes follow ``wire-formats.md`` section 3: ``message`` JSON answers, SSE streams whose events
+carry ``event:`` names (``message_start``, ``content_block_*``, ``ping``, ``message_delta``,
+``message_stop``), ``{"type": "error", "error": {"type", "message"}}`` errors with a
+``request-id`` header, and ``event: error`` inside a 200 stream.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from llmclient.testing.formats.base import CallError, FakeCall, RecordedRequest, Reply, WireFormat, count_words
+
+__all__ = ["AnthropicFormat"]
+
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+
+#: (message, type) per status, for errors nobody spelled out.
+_DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("Invalid request.", "invalid_request_error"),
+    401: ("invalid x-api-key", "authentication_error"),
+    402: ("Your credit balance is too low to access the Anthropic API.", "billing_error"),
+    403: ("Your API key does not have permission to use the specified resource.", "permission_error"),
+    404: ("model: {model}", "not_found_error"),
+    413: ("Request exceeds the maximum allowed number of bytes.", "request_too_large"),
+    429: ("Number of request tokens has exceeded your per-minute rate limit.", "rate_limit_error"),
+    500: ("Internal server error", "api_error"),
+    529: ("Overloaded", "overloaded_error"),
+}
+_SPEND_LIMIT = ("You have reached your specified API usage limits (spend limit).", "rate_limit_error",
+                "enforced_spend_limit_reached")
+
+#: OpenAI's vocabulary (the Fault defaults) -> Anthropic's error types.
+_TYPE_ALIASES = {"server_error": "api_error", "rate_limit_exceeded": "rate_limit_error", "requests": "rate_limit_error",
+                 "tokens": "rate_limit_error", "insufficient_quota": "rate_limit_error"}
+
+
+def _text_of(content: Any) -> str:
+    """The text of a ``content`` value: a string, or its text (and tool-result text) blocks joined."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    texts = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif block.get("type") == "tool_result":
+            texts.append(_text_of(block.get("content")))
+    return " ".join(t for t in texts if t)
+
+
+def _event(name: str, payload: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+class AnthropicFormat(WireFormat):
+    """``POST <anything>/v1/messages`` with ``x-api-key: KEY`` (or ``Authorization: Bearer KEY``)."""
+
+    name: ClassVar[str] = "anthropic"
+
+    def route(self, method: str, path: str) -> bool:
+        """Any path ending in ``/v1/messages``."""
+        return method == "POST" and path.endswith("/v1/messages")
+
+    def authenticate(self, request: RecordedRequest, api_key: str) -> bool:
+        """Require ``x-api-key: <api_key>`` (newer SDKs send a bearer token: accepted too)."""
+        return hmac.compare_digest(request.headers.get("x-api-key", ""), api_key) or hmac.compare_digest(
+            request.headers.get("authorization", ""), "Bearer " + api_key)
+
+    def parse(self, request: RecordedRequest, seq: int) -> FakeCall:
+        """Decode a Messages body; 400 for bad JSON, no ``messages`` or no ``max_tokens``."""
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            raise CallError(400, "There was an error parsing the body of your request.",
+                            "invalid_request_error") from None
+        if not isinstance(body, dict):
+            raise CallError(400, "The request body must be a JSON object.", "invalid_request_error")
+        messages = body.get("messages")
+        if not isinstance(messages, list):
+            raise CallError(400, "messages: Field required", "invalid_request_error")
+        max_tokens = body.get("max_tokens")
+        if not isinstance(max_tokens, int):
+            raise CallError(400, "max_tokens: Field required", "invalid_request_error")
+        model = body.get("model") if isinstance(body.get("model"), str) else ""
+        system = body.get("system")
+        texts = [_text_of(system)] if system else []
+        prompt = ""
+        for message in messages:
+            if isinstance(message, dict):
+                text = _text_of(message.get("content"))
+                texts.append(text)
+                if message.get("role") == "user":
+                    prompt = text
+        tools = body.get("tools") or []
+        choice = body.get("tool_choice")
+        kind = choice.get("type") if isinstance(choice, dict) else None
+        forced = choice.get("name") if isinstance(choice, dict) and kind == "tool" else None
+        return FakeCall(
+            seq=seq,
+            model=str(model),
+            stream=body.get("stream") is True,
+            prompt=prompt,
+            prompt_tokens=sum(count_words(t) for t in texts),
+            messages=messages,
+            max_tokens=max_tokens,
+            tool_names=tuple(str(t.get("name", "")) for t in tools if isinstance(t, dict)),
+            tool_choice={"auto": "auto", "any": "required", "tool": "required", "none": "none"}.get(str(kind))
+            if kind else None,
+            tool_choice_name=forced if isinstance(forced, str) else None,
+            include_usage=True,
+            body=body,
+            models=(str(model),),
+            received_at=request.received_at,
+        )
+
+    def _headers(self, seq: int, content_type: str) -> dict[str, str]:
+        return {"content-type": content_type, "request-id": f"req_fake{seq}",
+                "anthropic-organization-id": "org-fake"}
+
+    def _usage(self, reply: Reply, output: int) -> dict[str, int]:
+        return {"input_tokens": reply.prompt_tokens, "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0, "output_tokens": output}
+
+    def render_json(self, call: FakeCall, reply: Reply) -> tuple[int, dict[str, str], bytes]:
+        """A ``message`` object with one text block, or one ``tool_use`` block."""
+        if reply.tool_name is not None:
+            block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_fake{call.seq}", "name": reply.tool_name,
+                                     "input": json.loads(reply.tool_arguments)}
+        else:
+            block = {"type": "text", "text": reply.text}
+        body = {"id": f"msg_fake{call.seq}", "type": "message", "role": "assistant", "model": call.model,
+                "content": [block], "stop_reason": _STOP_REASONS[reply.finish_reason], "stop_sequence": None,
+                "usage": self._usage(reply, reply.completion_tokens)}
+        return 200, self._headers(call.seq, "application/json"), json.dumps(body).encode()
+
+    def stream_headers(self, call: FakeCall) -> dict[str, str]:
+        """SSE content type plus the request id."""
+        headers = self._headers(call.seq, "text/event-stream; charset=utf-8")
+        headers["cache-control"] = "no-cache"
+        return headers
+
+    def render_stream(self, call: FakeCall, reply: Reply) -> Iterator[bytes]:
+        """message_start, a block (start, ping, deltas, stop), message_delta, message_stop."""
+        message: dict[str, Any] = {"id": f"msg_fake{call.seq}", "type": "message", "role": "assistant",
+                                   "model": call.model, "content": [], "stop_reason": None,
+                                   "stop_sequence": None, "usage": self._usage(reply, 1)}
+        yield _event("message_start", {"type": "message_start", "message": message})
+        if reply.tool_name is not None:
+            block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_fake{call.seq}", "name": reply.tool_name,
+                                     "input": {}}
+            delta_type, field = "input_json_delta", "partial_json"
+        else:
+            block, delta_type, field = {"type": "text", "text": ""}, "text_delta", "text"
+        yield _event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
+        yield _event("ping", {"type": "ping"})
+        for piece in reply.chunks:
+            yield _event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                 "delta": {"type": delta_type, field: piece}})
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        yield _event("message_delta", {"type": "message_delta",
+                                       "delta": {"stop_reason": _STOP_REASONS[reply.finish_reason],
+                                                 "stop_sequence": None},
+                                       "usage": {"output_tokens": reply.completion_tokens}})
+        yield _event("message_stop", {"type": "message_stop"})
+
+    def default_error(self, status: int, *, model: str = "", quota: bool = False) -> tuple[str, str, str | None]:
+        """Anthropic's error for ``status`` (``quota`` turns a 429 into the spend-limit error)."""
+        if status == 429 and quota:
+            return _SPEND_LIMIT
+        message, kind = _DEFAULT_ERRORS.get(status, ("Internal server error", "api_error") if status >= 500
+                                            else ("Invalid request.", "invalid_request_error"))
+        return message.replace("{model}", model or "unknown"), kind, None
+
+    def error(
+        self, status: int, message: str, error_type: str, code: str | None, *, seq: int = 0
+    ) -> tuple[dict[str, str], bytes]:
+        """``{"type": "error", "error": {"type", "message"[, "details"]}, "request_id"}``."""
+        error: dict[str, Any] = {"type": _TYPE_ALIASES.get(error_type, error_type), "message": message}
+        if code:
+            error["details"] = {"error_code": code}
+        body = {"type": "error", "error": error, "request_id": f"req_fake{seq}"}
+        return self._headers(seq, "application/json"), json.dumps(body).encode()
+
+    def error_event(self, error_type: str, message: str) -> bytes:
+        """``event: error`` with the error object, as sent when a 200 stream fails."""
+        kind = _TYPE_ALIASES.get(error_type, error_type)
+        return _event("error", {"type": "error", "error": {"type": kind, "message": message or kind}})
+
+    def malformed_event(self, call: FakeCall) -> bytes:
+        """A delta event whose JSON is cut off."""
+        return b'event: content_block_delta\ndata: {"type":"content_block_delta","ind\n\n'
