@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from ..retry import RetryPolicy
 from ..runtime import DEFAULT_MAX_WORKERS, Runtime
 
-__all__ = ["Registry", "ClientBuilder", "builder_for", "register_builder"]
+__all__ = ["Registry", "ClientBuilder", "builder_for", "leaf_builder", "register_builder", "register_provider"]
 
 #: builder(name, options, runtime=..., retry_policy=..., registry=...) -> Client
 ClientBuilder = Callable[..., Client]
@@ -29,10 +29,37 @@ def register_builder(provider: str, builder: ClientBuilder) -> None:
     _BUILDERS[provider] = builder
 
 
+def leaf_builder(client_class: Callable[..., Client]) -> ClientBuilder:
+    """A builder that calls ``client_class(name=, runtime=, retry_policy=, **options)``."""
+    def build(name: str, options: dict[str, Any], *, runtime: Runtime, retry_policy: RetryPolicy | None,
+              registry: Registry) -> Client:
+        return client_class(name=name, runtime=runtime, retry_policy=retry_policy, **options)
+
+    return build
+
+
+def register_provider(name: str, client_class: Callable[..., Client],
+                      schema: Mapping[str, Any] | None = None) -> None:
+    """Make provider ``name`` usable in every config front end (dict, .json, .baml).
+
+    Args:
+        name: The provider name configs will use (not a built-in one).
+        client_class: Called as ``client_class(name=, runtime=, retry_policy=, **options)``;
+            typically a :class:`~llmclient.providers.base.LeafClient` subclass that reads
+            its options with :class:`~llmclient.providers.options.OptionReader`.
+        schema: A JSON Schema (2020-12) for its options; it may use the shared
+            ``"common.json#/$defs/..."`` definitions. Default: any object.
+    """
+    from .schema import register_schema
+
+    register_schema(name, schema if schema is not None else {"type": "object"})
+    register_builder(name, leaf_builder(client_class))
+
+
 def builder_for(provider: str) -> ClientBuilder:
     """The builder for a canonical provider name."""
-    if not _BUILDERS:
-        from . import builtin  # noqa: F401  (registers the built-in providers)
+    from . import builtin  # noqa: F401  (registers the built-in providers once, on first use)
+
     try:
         return _BUILDERS[provider]
     except KeyError:
@@ -51,7 +78,7 @@ class Registry:
 
     def __init__(self, config: Mapping[str, Any], *, max_workers: int | None = None, source: str = "config",
                  runtime: Runtime | None = None) -> None:
-        self._config = config
+        self._config: dict[str, Any] = {**config, "clients": dict(config.get("clients") or {})}
         self.source = source
         workers = max_workers or (config.get("settings") or {}).get("max_workers") or DEFAULT_MAX_WORKERS
         self.runtime = runtime or Runtime(max_workers=workers)
@@ -60,10 +87,63 @@ class Registry:
         self._clients: dict[str, Client] = {}
         self._building: list[str] = []
         self._lock = threading.RLock()
+        self._primary: str | None = None
+        _check_cycles(self._config.get("clients") or {}, self.source)
 
     def names(self) -> list[str]:
-        """The configured client names, in config order."""
-        return list(self._config.get("clients") or {})
+        """The configured client names, in config order (clients added at runtime last)."""
+        return list(self._config["clients"])
+
+    def add(self, name: str, *, provider: str, options: Mapping[str, Any] | None = None,
+            retry_policy: str | None = None) -> Client:
+        """Add a client at runtime, or replace (shadow) the one of that name; returns it built.
+
+        The client is validated like a config entry. Clients already built are rebuilt on
+        next use, so composites pick up the replacement.
+
+        Raises:
+            ConfigError: Invalid options, an unknown provider or retry policy, or a cycle.
+        """
+        from .canonical import canonicalize
+        from .schema import validate_config
+
+        spec: dict[str, Any] = {"provider": provider, "options": dict(options or {})}
+        if retry_policy is not None:
+            spec["retry_policy"] = retry_policy
+        policies = self._config.get("retry_policies") or {}
+        validate_config({"clients": {name: spec}, "retry_policies": policies}, source=f"{self.source} (add {name!r})")
+        canonical = canonicalize({"clients": {name: spec}, "retry_policies": policies})["clients"][name]
+        with self._lock:
+            clients = {**self._config["clients"], name: canonical}
+            _check_cycles(clients, self.source)
+            self._config["clients"] = clients
+            self._clients.clear()
+        return self.client(name)
+
+    def set_primary(self, name: str) -> None:
+        """Make ``name`` the client :attr:`primary` returns (it must exist or be buildable)."""
+        self.client(name)
+        self._primary = name
+
+    @property
+    def primary(self) -> Client:
+        """The primary client: the one set with :meth:`set_primary`, else the first configured."""
+        name = self._primary or next(iter(self._config["clients"]), None)
+        if name is None:
+            raise ConfigError(f"{self.source}: the config has no clients")
+        return self.client(name)
+
+    def _shorthand(self, name: str) -> dict[str, Any] | None:
+        """BAML's ``provider/model`` shorthand (split at the first ``/``) as a client spec."""
+        provider, slash, model = name.partition("/")
+        if not slash or not model:
+            return None
+        from .canonical import canonical_provider_name
+        from .schema import provider_schema_name
+
+        if provider_schema_name(provider) is None:
+            return None
+        return {"provider": canonical_provider_name(provider), "options": {"model": model}}
 
     def retry_policy(self, name: str) -> RetryPolicy:
         """The retry policy called ``name``."""
@@ -82,7 +162,7 @@ class Registry:
             found = self._clients.get(name)
             if found is not None:
                 return found
-            spec = (self._config.get("clients") or {}).get(name)
+            spec = self._config["clients"].get(name) or self._shorthand(name)
             if spec is None:
                 raise ConfigError(f"{self.source}: no client named {name!r} (known: {', '.join(self.names())})")
             if name in self._building:
@@ -115,3 +195,26 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"<Registry {self.source!r} clients={self.names()!r}>"
+
+
+def _check_cycles(clients: Mapping[str, Any], source: str) -> None:
+    """Raise a ConfigError naming the first cycle among composite clients' members."""
+    def members(name: str) -> list[str]:
+        options = (clients.get(name) or {}).get("options") or {}
+        strategy = options.get("strategy")
+        return [m for m in strategy if isinstance(m, str)] if isinstance(strategy, list) else []
+
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            cycle = " -> ".join(path[path.index(name):] + [name])
+            raise ConfigError(f"{source}: clients refer to each other in a cycle: {cycle}")
+        if name in done:
+            return
+        for member in members(name):
+            visit(member, path + [name])
+        done.add(name)
+
+    for client_name in clients:
+        visit(client_name, [])

@@ -225,7 +225,7 @@ def _member_problems(options: dict[str, Any], where: JsonPath, clients: set[str]
                     for index, entry in enumerate(providers) if isinstance(entry, dict)]
     for path, member in members:
         if clients is None or not isinstance(member, str) or not _NAME.match(member):
-            continue
+            continue  # provider/model shorthand is built by the registry, not defined here
         if member not in clients:
             hint = _did_you_mean(member, clients)
             yield (*where, *path), f"client {member!r} is not defined{hint}"
