@@ -12,8 +12,10 @@ from typing import Any
 from ..client import Client
 from ..providers.anthropic import AnthropicClient
 from ..providers.azure import AzureOpenAIClient
+from ..providers.bedrock import BedrockClient
 from ..providers.google import GoogleAIClient
 from ..providers.openai import OpenAIClient, OpenAIGenericClient
+from ..providers.vertex import VertexAIClient
 from .registry import register_builder
 
 __all__: list[str] = []
@@ -28,5 +30,7 @@ register_builder("openai", partial(_leaf, OpenAIClient))
 register_builder("azure-openai", partial(_leaf, AzureOpenAIClient))
 register_builder("anthropic", partial(_leaf, AnthropicClient))
 register_builder("google-ai", partial(_leaf, GoogleAIClient))
+register_builder("aws-bedrock", partial(_leaf, BedrockClient))
+register_builder("vertex-ai", partial(_leaf, VertexAIClient))
 for _provider in ("openai-generic", "ollama", "openrouter"):
     register_builder(_provider, partial(_leaf, partial(OpenAIGenericClient, provider=_provider)))

@@ -155,6 +155,10 @@ class _Handler(BaseHTTPRequestHandler):
             fake.requests.append(request)
             body = _UNKNOWN_ROUTE.format(method=self.command, path=path.replace('"', "%22")).encode()
             return self._send(404, {"content-type": "application/json"}, body)
+        answer = wire_format.intercept(request, fake)
+        if answer is not None:  # e.g. a token endpoint, or a refused token
+            fake.requests.append(request)
+            return self._send(*answer)
         if fake.api_key is not None and not wire_format.authenticate(request, fake.api_key):
             fake.requests.append(request)
             return self._send_error(wire_format, 401, seq)
@@ -333,6 +337,8 @@ class FakeLLMServer:
         self.stream_chunks = stream_chunks
         self.stream_content_length = stream_content_length
         self.requests: list[RecordedRequest] = []
+        #: Per-server state of formats that keep some (e.g. trusted keys and issued OAuth tokens).
+        self.state: dict[str, Any] = {}
         self.connections_opened = 0
         self._address = (host, port)
         self._plan = FaultPlan()

@@ -17,8 +17,10 @@ from llmclient.testing.formats.base import (
     make_reply,
     reply_text,
 )
+from llmclient.testing.formats.bedrock import BedrockFormat
 from llmclient.testing.formats.google import GoogleAIFormat
 from llmclient.testing.formats.openai import AzureOpenAIFormat, OpenAIFormat
+from llmclient.testing.formats.vertex import GoogleTokenFormat, VertexClaudeFormat, VertexGeminiFormat
 
 __all__ = [
     "FORMATS",
@@ -35,7 +37,8 @@ __all__ = [
 
 #: Every registered format, asked in order; routes should not overlap.
 FORMATS: list[WireFormat] = [
-    AzureOpenAIFormat(), OpenAIFormat(), AnthropicFormat(), GoogleAIFormat(),
+    AzureOpenAIFormat(), OpenAIFormat(), AnthropicFormat(), GoogleAIFormat(), BedrockFormat(),
+    GoogleTokenFormat(), VertexGeminiFormat(), VertexClaudeFormat(),
 ]
 
 

@@ -264,6 +264,14 @@ class WireFormat:
         """Whether ``request`` carries ``api_key`` the way this provider expects it."""
         raise NotImplementedError
 
+    def intercept(self, request: RecordedRequest, server: Any) -> tuple[int, dict[str, str], bytes] | None:
+        """Answer ``request`` before auth, parsing and faults, or None to go on as usual.
+
+        For formats that need the server's per-test state (``server.state``), such as an
+        OAuth token endpoint, or a route that only accepts tokens that endpoint issued.
+        """
+        return None
+
     def parse(self, request: RecordedRequest, seq: int) -> FakeCall:
         """Turn a routed request into a :class:`FakeCall`; raise :class:`CallError` to refuse it."""
         raise NotImplementedError

@@ -1,0 +1,333 @@
+"""AWS Bedrock Runtime's Converse API (provider ``aws-bedrock``): requests, answers, streams, errors.
+
+``POST {endpoint}/model/{modelId}/converse`` and ``/converse-stream`` on
+``https://bedrock-runtime.{region}.amazonaws.com`` (or ``endpoint_url``), the model id
+percent-encoded in the path so that ARNs and inference-profile ids work. Signed by
+:class:`~llmclient.auth.aws.BedrockAuth` (SigV4, or a Bedrock API key as a bearer token).
+The stream is the binary AWS event stream, framed by :mod:`llmclient.wire.eventstream`.
+Options follow BAML: ``model`` (or ``model_id``), ``region``, keys flat or under
+``credentials``, ``profile``, ``endpoint_url``, ``inference_configuration``,
+``additional_model_request_fields``; any other option is a :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+from urllib.parse import quote
+
+from ..auth.aws import AwsCredentialSource, BedrockAuth
+from ..auth.base import AuthProvider
+from ..errors import ConfigError, LLMError, ProviderError
+from ..models import (
+    ChatRequest,
+    Completion,
+    HttpRequest,
+    HttpResponse,
+    ImagePart,
+    Message,
+    TextPart,
+    ToolCall,
+    to_tools,
+)
+from ..redaction import redact_text
+from ..retry import RetryPolicy
+from ..runtime import Runtime
+from ..secrets import resolve, to_ref
+from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, RolePolicy
+from .bedrock_stream import STOP_REASONS, BedrockStreamDecoder, bedrock_error_class, bedrock_usage
+from .status import generic_error, http_error, unexpected_success_body
+
+__all__ = ["BedrockAdapter", "BedrockStreamDecoder", "BedrockClient", "bedrock_usage", "bedrock_error_class",
+           "STOP_REASONS", "BEDROCK_OPTIONS"]
+
+PROVIDER = "aws-bedrock"
+
+#: Every option the provider accepts (after ``credentials`` is flattened and ``model_id`` renamed).
+BEDROCK_OPTIONS = frozenset({"model", "region", "access_key_id", "secret_access_key", "session_token", "profile",
+                             "endpoint_url", "api_key", "inference_configuration", "additional_model_request_fields",
+                             "headers", "allowed_roles", "default_role", "remap_roles",
+                             "allowed_role_metadata"}) | COMMON_OPTIONS
+
+#: inference_configuration / call parameter -> inferenceConfig field.
+INFERENCE_FIELDS = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP",
+                    "stop_sequences": "stopSequences", "stop": "stopSequences"}
+
+_IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif",
+                  "image/webp": "webp"}
+
+
+class BedrockAdapter(ProviderAdapter):
+    """Converse requests and answers.
+
+    Args:
+        options: Canonical options (``credentials`` flattened, ``model_id`` renamed ``model``).
+        source: Region and credentials (the region is part of the default endpoint).
+    """
+
+    provider = PROVIDER
+    request_id_header = "x-amzn-requestid"
+
+    def __init__(self, options: Mapping[str, Any], source: AwsCredentialSource) -> None:
+        unknown = sorted(set(options) - BEDROCK_OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown option {unknown[0]!r} for provider aws-bedrock: request fields go in "
+                              "inference_configuration or additional_model_request_fields")
+        if options.get("model") is None:
+            raise ConfigError("provider aws-bedrock needs options.model (or model_id), e.g. "
+                              "anthropic.claude-3-5-sonnet-20240620-v1:0")
+        self.model = to_ref(options["model"])
+        self.source = source
+        self.endpoint_url = to_ref(options.get("endpoint_url"))
+        self.headers = {k: to_ref(v) for k, v in (options.get("headers") or {}).items()}
+        self.roles = RolePolicy(options, ("system", "user", "assistant", "tool"))
+        self.inference = dict(options.get("inference_configuration") or {})
+        unknown = sorted(set(self.inference) - set(INFERENCE_FIELDS))
+        if unknown:
+            raise ConfigError(f"unknown inference_configuration key {unknown[0]!r} (known: max_tokens, temperature, "
+                              "top_p, stop_sequences)")
+        self.additional = dict(options.get("additional_model_request_fields") or {})
+
+    # -- request --------------------------------------------------------------------
+    def model_id(self) -> str:
+        """The model id, ARN or inference-profile id, as configured."""
+        return str(resolve(self.model, what="model"))
+
+    def url(self, *, stream: bool) -> str:
+        """``{endpoint}/model/{percent-encoded id}/converse[-stream]``."""
+        if self.endpoint_url is not None:
+            base = str(resolve(self.endpoint_url, what="endpoint_url")).rstrip("/")
+        else:
+            base = f"https://bedrock-runtime.{self.source.region()}.amazonaws.com"
+        return f"{base}/model/{quote(self.model_id(), safe='')}/{'converse-stream' if stream else 'converse'}"
+
+    def build_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
+        body = self.body(request)
+        headers = {"Content-Type": "application/json"}
+        for key, value in self.headers.items():
+            headers[key] = str(resolve(value, what=f"header {key}"))
+        return HttpRequest("POST", self.url(stream=stream), headers,
+                           json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), stream)
+
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        """The Converse JSON body for ``request``."""
+        inference: dict[str, Any] = {}
+        additional: dict[str, Any] = {}
+        for key, value in self.inference.items():
+            inference[INFERENCE_FIELDS[key]] = resolve(value, what=f"inference_configuration.{key}")
+        additional.update(self.additional)
+        tools: Any = None
+        choice: Any = None
+        for key, value in request.params.items():
+            if key in INFERENCE_FIELDS:
+                name = INFERENCE_FIELDS[key]
+                inference[name] = [value] if name == "stopSequences" and isinstance(value, str) else value
+            elif key == "tools":
+                tools = value
+            elif key == "tool_choice":
+                choice = value
+            elif key in ("additional_model_request_fields", "additionalModelRequestFields"):
+                additional.update(value or {})
+            else:
+                additional[key] = value
+        system, messages = self.render_messages(request.messages)
+        body: dict[str, Any] = {}
+        if system:
+            body["system"] = system
+        body["messages"] = messages
+        inference = {k: v for k, v in inference.items() if v is not None}
+        if inference:
+            body["inferenceConfig"] = inference
+        if tools:
+            config: dict[str, Any] = {"tools": [
+                {"toolSpec": {"name": t.name, **({"description": t.description} if t.description else {}),
+                              "inputSchema": {"json": dict(t.parameters)}}} for t in to_tools(tools)]}
+            rendered = _tool_choice(choice)
+            if rendered is not None:
+                config["toolChoice"] = rendered
+            body["toolConfig"] = config
+        additional = {k: v for k, v in additional.items() if v is not None}
+        if additional:
+            body["additionalModelRequestFields"] = additional
+        return body
+
+    def render_messages(self, messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """``(system blocks, messages)``: tool results in user turns, consecutive same roles merged."""
+        system: list[dict[str, Any]] = []
+        out: list[dict[str, Any]] = []
+        for message in messages:
+            role = "tool" if message.role == "tool" else self.roles.role(message.role)
+            if role == "system":
+                system.extend({"text": p.text} for p in message.parts if isinstance(p, TextPart) and p.text)
+                continue
+            if role == "tool":
+                blocks = [_tool_result(message)]
+                role = "user"
+            else:
+                blocks = [_render_part(p) for p in message.parts if not (isinstance(p, TextPart) and not p.text)]
+                blocks.extend({"toolUse": {"toolUseId": c.id, "name": c.name, "input": dict(c.arguments)}}
+                              for c in message.tool_calls)
+                role = "assistant" if role == "assistant" else "user"
+            if out and out[-1]["role"] == role:
+                out[-1]["content"].extend(blocks)
+            else:
+                out.append({"role": role, "content": blocks})
+        return system, out
+
+    # -- response -------------------------------------------------------------------
+    def parse_response(self, response: HttpResponse, secrets: tuple[str, ...]) -> Completion:
+        try:
+            data = response.json()
+        except ValueError:
+            raise unexpected_success_body(response, provider=PROVIDER, what="Converse JSON", secrets=secrets) from None
+        message = ((data.get("output") or {}).get("message") if isinstance(data, dict) else None)
+        if not isinstance(message, dict):
+            raise ProviderError("the answer has no output.message", provider=PROVIDER,
+                                status_code=response.status_code,
+                                body=redact_text(response.body[:2000].decode("utf-8", "replace"), secrets))
+        texts: list[str] = []
+        thinking: list[str] = []
+        calls: list[ToolCall] = []
+        for block in message.get("content") or ():
+            if not isinstance(block, dict):
+                continue
+            if isinstance(block.get("text"), str):
+                texts.append(block["text"])
+            elif isinstance(block.get("toolUse"), dict):
+                use = block["toolUse"]
+                args = use.get("input") if isinstance(use.get("input"), dict) else {}
+                calls.append(ToolCall(id=str(use.get("toolUseId") or f"call_{len(calls)}"),
+                                      name=str(use.get("name") or ""), arguments=args, raw_arguments=json.dumps(args)))
+            elif isinstance(block.get("reasoningContent"), dict):
+                text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
+                if isinstance(text, str):
+                    thinking.append(text)
+        raw = data.get("stopReason")
+        return Completion(text="".join(texts), finish_reason=STOP_REASONS.get(raw, "other") if raw else None,
+                          raw_finish_reason=raw, tool_calls=tuple(calls), usage=bedrock_usage(data.get("usage")),
+                          model=self.model_id(), thinking="".join(thinking) or None, raw=data)
+
+    def parse_error(self, response: HttpResponse, secrets: tuple[str, ...]) -> LLMError:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        code = response.headers.get("x-amzn-errortype", "").split(":", 1)[0].strip()
+        if not code and isinstance(data, dict):
+            code = str(data.get("code") or data.get("Code") or data.get("__type") or "").rsplit("#", 1)[-1]
+        message = ""
+        if isinstance(data, dict):
+            message = str(data.get("message") or data.get("Message") or "")
+        if not code and not message:
+            return generic_error(response, provider=PROVIDER, what="a Bedrock error JSON", secrets=secrets)
+        cls, retryable = bedrock_error_class(code, response.status_code) if code else (None, None)
+        return http_error(response, message or code, provider=PROVIDER, secrets=secrets, cls=cls,
+                          code=code or None, retryable=retryable, request_id_header=self.request_id_header)
+
+    def stream_decoder(self, secrets: tuple[str, ...]) -> BedrockStreamDecoder:
+        return BedrockStreamDecoder(self.model_id(), secrets)
+
+
+def _tool_choice(value: Any) -> dict[str, Any] | None:
+    if value is None or value == "auto":
+        return {"auto": {}}
+    if value == "none":
+        return None
+    if value in ("any", "required"):
+        return {"any": {}}
+    if isinstance(value, Mapping) and value.get("type") == "function":
+        value = (value.get("function") or {}).get("name")
+    if isinstance(value, str):
+        return {"tool": {"name": value}}
+    return dict(value)
+
+
+def _tool_result(message: Message) -> dict[str, Any]:
+    text = message.text
+    content: list[dict[str, Any]]
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    content = [{"json": value}] if isinstance(value, dict) else [{"text": text}]
+    status = "error" if (message.metadata or {}).get("is_error") else "success"
+    return {"toolResult": {"toolUseId": message.tool_call_id or "", "content": content, "status": status}}
+
+
+def _render_part(part: Any) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"text": part.text}
+    if isinstance(part, ImagePart):
+        data, media_type = part.data, part.media_type
+        url = part.url or ""
+        if data is None and url.startswith("data:") and ";base64," in url:
+            media_type, data = url[5:].split(";base64,", 1)
+        if data is None:
+            raise ConfigError("Bedrock takes images as bytes: use ImagePart.from_bytes(...) or a data: URL, "
+                              "not a web address")
+        fmt = _IMAGE_FORMATS.get((media_type or "image/png").lower())
+        if fmt is None:
+            raise ConfigError(f"Bedrock does not take images of type {media_type!r} (png, jpeg, gif, webp)")
+        return {"image": {"format": fmt, "source": {"bytes": data}}}
+    raise ConfigError(f"cannot send a {type(part).__name__} to Bedrock")
+
+
+def bedrock_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical options: nested ``credentials`` flattened, ``model_id`` renamed, Nones dropped."""
+    opts = {k: v for k, v in options.items() if v is not None and k not in ("credentials", "model_id")}
+    credentials = options.get("credentials")
+    if credentials is not None:
+        if not isinstance(credentials, Mapping):
+            raise ConfigError("options.credentials of aws-bedrock must be an object (access_key_id, "
+                              "secret_access_key, session_token, profile)")
+        for key, value in credentials.items():
+            if key in opts:
+                raise ConfigError(f"give {key} flat or inside credentials, not both")
+            opts[key] = value
+    if options.get("model_id") is not None:
+        if options.get("model") is not None:
+            raise ConfigError("give model or model_id, not both")
+        opts["model"] = options["model_id"]
+    return opts
+
+
+class BedrockClient(LeafClient):
+    """A client for AWS Bedrock's Converse API (provider ``aws-bedrock``).
+
+    Example::
+
+        client = llmclient.BedrockClient(model="anthropic.claude-3-5-sonnet-20240620-v1:0",
+                                         region="us-east-1")     # credentials: botocore's chain
+        print(client.complete("Name three primes.").text)
+
+    Args:
+        model: The model id, ARN or inference-profile id (``model_id`` is accepted too).
+        region: The region; default ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's.
+        name: The client's name in errors and completions.
+        retry_policy: Retries; none when omitted.
+        runtime: Share pools with other clients.
+        auth: Replace SigV4 / API-key auth with your own :class:`AuthProvider`.
+        **options: ``access_key_id``/``secret_access_key``/``session_token`` (flat or under
+            ``credentials``), ``profile``, ``api_key``, ``endpoint_url``,
+            ``inference_configuration``, ``additional_model_request_fields``, ``headers``, ``http``...
+    """
+
+    provider_name = PROVIDER
+
+    def __init__(self, model: Any = None, *, region: Any = None, name: str | None = None,
+                 retry_policy: RetryPolicy | None = None, runtime: Runtime | None = None,
+                 auth: AuthProvider | None = None, **options: Any) -> None:
+        name = name or self.provider_name
+        opts = bedrock_options({"model": model, "region": region, **options})
+        if opts.get("api_key") is not None and any(k in opts for k in ("access_key_id", "profile")):
+            raise ConfigError("api_key (a Bedrock API key) replaces AWS credentials: give one or the other",
+                              client_name=name)
+        source = AwsCredentialSource(region=opts.get("region"), access_key_id=opts.get("access_key_id"),
+                                     secret_access_key=opts.get("secret_access_key"),
+                                     session_token=opts.get("session_token"), profile=opts.get("profile"),
+                                     client_name=name)
+        adapter = BedrockAdapter(opts, source)
+        default_auth = BedrockAuth(source, api_key=opts.get("api_key"),
+                                   uses_chain=not source.explicit and opts.get("profile") is None)
+        super().__init__(adapter, name=name, options=opts, auth=auth or default_auth, runtime=runtime,
+                         retry_policy=retry_policy)

@@ -1,0 +1,160 @@
+"""Bedrock's ConverseStream decoding, and Bedrock's exception names mapped to llmclient's errors.
+
+Shared by the HTTP error path (``x-amzn-ErrorType`` / body ``code``) and the stream's
+exception frames (``:exception-type``), so that both name the same classes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from ..errors import AuthError, InvalidRequestError, LLMError, ProviderError, RateLimitError
+from ..models import Chunk, ToolCallDelta, Usage
+from ..redaction import redact_text
+from ..wire.eventstream import EventFrame, EventStreamDecoder
+from .status import class_for_status
+
+__all__ = ["BedrockStreamDecoder", "bedrock_error_class", "bedrock_usage", "STOP_REASONS"]
+
+PROVIDER = "aws-bedrock"
+
+STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
+                "guardrail_intervened": "content_filter", "content_filtered": "content_filter",
+                "model_context_window_exceeded": "length"}
+
+_AUTH_CODES = frozenset({"AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException",
+                         "InvalidSignatureException", "IncompleteSignatureException", "MissingAuthenticationToken",
+                         "InvalidClientTokenId", "SignatureDoesNotMatch", "AccessDenied", "UnrecognizedClient",
+                         "ExpiredToken"})
+_THROTTLE_CODES = frozenset({"ThrottlingException", "ModelNotReadyException", "TooManyRequestsException"})
+_PROVIDER_CODES = frozenset({"ModelTimeoutException", "InternalServerException", "ServiceUnavailableException",
+                             "ModelErrorException", "ModelStreamErrorException"})
+_INVALID_CODES = frozenset({"ValidationException", "ResourceNotFoundException", "ConflictException"})
+
+def bedrock_error_class(code: str, status: int | None = None) -> tuple[type[LLMError], bool | None]:
+    """``(class, retryable override)`` for a Bedrock exception name (``ThrottlingException``...).
+
+    Case-insensitive, so the camel-case names of stream exception frames work too
+    (``throttlingException``). Unknown names fall back to the HTTP status.
+    """
+    lowered = code[:1].upper() + code[1:]
+    if lowered in _AUTH_CODES:
+        return AuthError, None
+    if lowered in _THROTTLE_CODES:
+        return RateLimitError, True
+    if lowered == "ServiceQuotaExceededException":
+        return RateLimitError, False
+    if lowered in ("ModelErrorException", "ModelStreamErrorException"):
+        return ProviderError, False
+    if lowered in _PROVIDER_CODES:
+        return ProviderError, True
+    if lowered in _INVALID_CODES:
+        return InvalidRequestError, None
+    return class_for_status(status or 500), None
+
+
+def bedrock_usage(usage: Mapping[str, Any] | None) -> Usage:
+    """Usage from a Converse ``usage`` object, cache read/write tokens included."""
+    if not usage:
+        return Usage()
+    inp, out = int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0)
+    return Usage(input_tokens=inp, output_tokens=out, total_tokens=int(usage.get("totalTokens") or inp + out),
+                 cached_input_tokens=int(usage.get("cacheReadInputTokens") or 0),
+                 cache_creation_input_tokens=int(usage.get("cacheWriteInputTokens") or 0))
+
+
+class BedrockStreamDecoder:
+    """ConverseStream event frames to chunks; an exception frame raises the class it names.
+
+    Text blocks have no start event; a tool block starts with ``contentBlockStart`` (id and
+    name) and its input arrives as JSON fragments. Unknown members (the ``p`` padding) and
+    unknown events are ignored. The stream must reach ``messageStop``.
+    """
+
+    def __init__(self, model: str | None, secrets: tuple[str, ...]) -> None:
+        self.model = model
+        self._secrets = secrets
+        self._frames = EventStreamDecoder(PROVIDER)
+        self._tools: dict[int, int] = {}
+        self._stopped = False
+        self._error: LLMError | None = None
+
+    def feed(self, data: bytes) -> list[Chunk]:
+        return self._chunks(self._frames.feed(data))
+
+    def finish(self) -> list[Chunk]:
+        out = self._chunks(self._frames.flush())
+        if not self._stopped:
+            raise ProviderError("the event stream ended before messageStop: the connection was closed early",
+                                provider=PROVIDER)
+        return out
+
+    def _chunks(self, frames: list[EventFrame]) -> list[Chunk]:
+        # An exception after content in the same read: hand over the content first, raise next time.
+        if self._error is not None:
+            raise self._error
+        out: list[Chunk] = []
+        for frame in frames:
+            try:
+                chunk = self._chunk(frame)
+            except LLMError as err:
+                if not out:
+                    raise
+                self._error = err
+                break
+            if chunk is not None:
+                out.append(chunk)
+        return out
+
+    def _payload(self, frame: EventFrame) -> dict[str, Any]:
+        try:
+            data = json.loads(frame.payload or b"{}")
+        except ValueError:
+            text = redact_text(frame.payload[:120].decode("utf-8", "replace"), self._secrets)
+            raise ProviderError(f"malformed JSON in a {frame.event_type or 'stream'} frame: {text!r}",
+                                provider=PROVIDER) from None
+        return data if isinstance(data, dict) else {}
+
+    def _chunk(self, frame: EventFrame) -> Chunk | None:
+        kind = frame.message_type
+        if kind in ("exception", "error"):
+            payload = self._payload(frame) if frame.payload else {}
+            code = str(frame.headers.get(":exception-type") or frame.headers.get(":error-code") or "")
+            message = str(payload.get("message") or payload.get("Message") or frame.headers.get(":error-message")
+                          or code or "stream error")
+            cls, retryable = bedrock_error_class(code or "InternalServerException")
+            status = payload.get("originalStatusCode") if isinstance(payload.get("originalStatusCode"), int) else None
+            return _raise(cls(redact_text(message, self._secrets), provider=PROVIDER, code=code or None,
+                              retryable=retryable, status_code=status))
+        event = frame.event_type
+        data = self._payload(frame)
+        if event == "contentBlockStart":
+            start = (data.get("start") or {}).get("toolUse")
+            if isinstance(start, dict):
+                index = self._tool_index(data.get("contentBlockIndex"))
+                return Chunk(tool_calls=(ToolCallDelta(index, start.get("toolUseId"), start.get("name")),))
+        elif event == "contentBlockDelta":
+            delta = data.get("delta") or {}
+            if isinstance(delta.get("text"), str):
+                return Chunk(text=delta["text"])
+            if isinstance(delta.get("toolUse"), dict):
+                index = self._tool_index(data.get("contentBlockIndex"))
+                return Chunk(tool_calls=(ToolCallDelta(index, arguments=str(delta["toolUse"].get("input") or "")),))
+            reasoning = delta.get("reasoningContent")
+            if isinstance(reasoning, dict) and isinstance(reasoning.get("text"), str):
+                return Chunk(thinking=reasoning["text"])
+        elif event == "messageStop":
+            self._stopped = True
+            raw = data.get("stopReason")
+            return Chunk(finish_reason=STOP_REASONS.get(raw, "other") if raw else None, raw_finish_reason=raw)
+        elif event == "metadata" and isinstance(data.get("usage"), dict):
+            return Chunk(usage=bedrock_usage(data["usage"]))
+        return None
+
+    def _tool_index(self, block: Any) -> int:
+        return self._tools.setdefault(int(block or 0), len(self._tools))
+
+
+def _raise(error: LLMError) -> Chunk:
+    raise error

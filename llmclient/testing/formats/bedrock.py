@@ -1,0 +1,211 @@
+"""AWS Bedrock Runtime's Converse and ConverseStream, as the fake server speaks them.
+
+Shapes follow ``wire-formats.md`` section 4: Converse JSON answers, ConverseStream as real
+binary event-stream frames (built by :func:`encode_frame`, CRC-32 via ``zlib``, each event
+carrying the random-looking ``p`` padding member real frames have), errors as
+``x-amzn-ErrorType`` plus ``{"message"}``, and mid-stream failures as exception frames
+(``:message-type: exception``). With ``api_key`` set on the server a request must carry
+``Authorization: Bearer KEY`` or a SigV4 ``Authorization`` whose access key id is ``KEY``
+(the signature itself is checked by the tests, not here).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import struct
+import time
+import zlib
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+from llmclient.testing.formats.base import (
+    CallError,
+    FakeCall,
+    RecordedRequest,
+    Reply,
+    WireFormat,
+    count_words,
+)
+
+__all__ = ["BedrockFormat", "encode_frame", "event_frame", "exception_frame"]
+
+_PATH = re.compile(r"^/model/([^/]+)/(converse|converse-stream)$")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+_ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+_PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+
+#: Exception name and message per status, for errors nobody spelled out.
+_DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("ValidationException", "The provided request is not valid."),
+    401: ("UnrecognizedClientException", "The security token included in the request is invalid."),
+    403: ("AccessDeniedException", "You don't have access to the model with the specified model ID."),
+    404: ("ResourceNotFoundException", "Could not resolve the foundation model from the provided model identifier."),
+    408: ("ModelTimeoutException", "Model has timed out in processing the request."),
+    424: ("ModelErrorException", "The model returned an error."),
+    429: ("ThrottlingException", "Too many requests, please wait before trying again."),
+    500: ("InternalServerException", "The server encountered an internal error."),
+    503: ("ServiceUnavailableException", "Bedrock is unable to process your request."),
+}
+#: Fault error types (OpenAI's words) -> the stream exception they stand for.
+_STREAM_EXCEPTIONS = {"server_error": "internalServerException", "rate_limit_exceeded": "throttlingException",
+                      "requests": "throttlingException", "invalid_request_error": "validationException",
+                      "overloaded": "serviceUnavailableException"}
+
+
+def encode_frame(headers: Mapping[str, str], payload: bytes) -> bytes:
+    """One AWS event-stream message: prelude, string headers (type 7), payload, two CRC-32s.
+
+    botocore has a decoder but no public encoder; this one is a dozen lines of ``struct``.
+    """
+    head = b"".join(
+        struct.pack("!B", len(name.encode())) + name.encode() + struct.pack("!BH", 7, len(value.encode()))
+        + value.encode() for name, value in headers.items()
+    )
+    total = 12 + len(head) + len(payload) + 4
+    prelude = struct.pack("!II", total, len(head))
+    prelude += struct.pack("!I", zlib.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + head + payload
+    return message + struct.pack("!I", zlib.crc32(message) & 0xFFFFFFFF)
+
+
+def event_frame(event_type: str, body: Mapping[str, Any], *, padding: bool = True) -> bytes:
+    """A ConverseStream event frame (``:message-type: event``), with the ``p`` padding member."""
+    payload = dict(body)
+    if padding:
+        payload["p"] = _PADDING[: 4 + len(event_type) % 20]
+    return encode_frame({":event-type": event_type, ":content-type": "application/json",
+                         ":message-type": "event"}, json.dumps(payload).encode())
+
+
+def exception_frame(exception_type: str, message: str) -> bytes:
+    """An in-stream exception frame, as Bedrock sends when a stream fails after its 200."""
+    return encode_frame({":exception-type": exception_type, ":content-type": "application/json",
+                         ":message-type": "exception"}, json.dumps({"message": message}).encode())
+
+
+def _texts(content: Any) -> list[str]:
+    if not isinstance(content, list):
+        return []
+    return [b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
+
+
+class BedrockFormat(WireFormat):
+    """``POST /model/{modelId}/converse`` and ``/converse-stream``."""
+
+    name: ClassVar[str] = "aws-bedrock"
+    stream_content_type: ClassVar[str] = "application/vnd.amazon.eventstream"
+
+    def route(self, method: str, path: str) -> bool:
+        """The two Converse paths (model id percent-encoded)."""
+        return method == "POST" and _PATH.match(path) is not None
+
+    def authenticate(self, request: RecordedRequest, api_key: str) -> bool:
+        """A bearer ``api_key``, or a SigV4 header signed with access key id ``api_key``."""
+        header = request.headers.get("authorization", "")
+        if header.startswith("AWS4-HMAC-SHA256 "):
+            found = _CREDENTIAL.search(header)
+            return found is not None and hmac.compare_digest(found.group(1), api_key)
+        return hmac.compare_digest(header, "Bearer " + api_key)
+
+    def parse(self, request: RecordedRequest, seq: int) -> FakeCall:
+        """Decode the Converse body; 400 ``ValidationException`` when it is not one."""
+        match = _PATH.match(request.path)
+        assert match is not None
+        model = unquote(match.group(1))
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            raise CallError(400, "Malformed input request, please reformat your input and try again.",
+                            "ValidationException") from None
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            raise CallError(400, "1 validation error detected: Value null at 'messages' failed to satisfy "
+                            "constraint: Member must not be null", "ValidationException")
+        prompt, words = "", 0
+        for message in body["messages"]:
+            texts = _texts(message.get("content")) if isinstance(message, dict) else []
+            words += sum(count_words(t) for t in texts)
+            if isinstance(message, dict) and message.get("role") == "user" and texts:
+                prompt = " ".join(texts)
+        words += sum(count_words(t) for t in _texts(body.get("system")))
+        tool_config = body.get("toolConfig") or {}
+        tool_names = tuple(str((t.get("toolSpec") or {}).get("name", "")) for t in tool_config.get("tools") or ()
+                           if isinstance(t, dict))
+        choice = tool_config.get("toolChoice") or {}
+        forced = (choice.get("tool") or {}).get("name") if isinstance(choice, dict) else None
+        max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
+        return FakeCall(
+            seq=seq, model=model, stream=match.group(2) == "converse-stream", prompt=prompt, prompt_tokens=words,
+            messages=body["messages"], max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+            tool_names=tool_names, tool_choice="required" if forced or "any" in choice else None,
+            tool_choice_name=forced if isinstance(forced, str) else None, include_usage=True, body=body,
+            models=(model,), received_at=request.received_at,
+        )
+
+    def _headers(self, seq: int, content_type: str) -> dict[str, str]:
+        return {"content-type": content_type, "x-amzn-requestid": f"fake-bedrock-{seq:08d}"}
+
+    def _usage(self, reply: Reply) -> dict[str, int]:
+        return {"inputTokens": reply.prompt_tokens, "outputTokens": reply.completion_tokens,
+                "totalTokens": reply.prompt_tokens + reply.completion_tokens}
+
+    def render_json(self, call: FakeCall, reply: Reply) -> tuple[int, dict[str, str], bytes]:
+        """A Converse answer: one text or toolUse block, stopReason, usage and metrics."""
+        if reply.tool_name is not None:
+            block: dict[str, Any] = {"toolUse": {"toolUseId": f"tooluse_fake{call.seq}", "name": reply.tool_name,
+                                                 "input": json.loads(reply.tool_arguments)}}
+        else:
+            block = {"text": reply.text}
+        elapsed = int((time.monotonic() - call.received_at) * 1000) if call.received_at else 1
+        body = {"output": {"message": {"role": "assistant", "content": [block]}},
+                "stopReason": _STOP.get(reply.finish_reason, "end_turn"), "usage": self._usage(reply),
+                "metrics": {"latencyMs": max(1, elapsed)}}
+        return 200, self._headers(call.seq, "application/json"), json.dumps(body).encode()
+
+    def stream_headers(self, call: FakeCall) -> dict[str, str]:
+        """The event-stream content type and the request id."""
+        return self._headers(call.seq, self.stream_content_type)
+
+    def render_stream(self, call: FakeCall, reply: Reply) -> Iterator[bytes]:
+        """messageStart, (contentBlockStart for a tool,) deltas, contentBlockStop, messageStop, metadata."""
+        yield event_frame("messageStart", {"role": "assistant"})
+        if reply.tool_name is not None:
+            yield event_frame("contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": {
+                "toolUseId": f"tooluse_fake{call.seq}", "name": reply.tool_name}}})
+            for piece in reply.chunks:
+                yield event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}})
+        else:
+            for piece in reply.chunks:
+                yield event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+        yield event_frame("contentBlockStop", {"contentBlockIndex": 0})
+        yield event_frame("messageStop", {"stopReason": _STOP.get(reply.finish_reason, "end_turn")})
+        yield event_frame("metadata", {"usage": self._usage(reply), "metrics": {"latencyMs": 1}})
+
+    def default_error(self, status: int, *, model: str = "", quota: bool = False) -> tuple[str, str, str | None]:
+        """Bedrock's exception for ``status`` (``quota``: ``ServiceQuotaExceededException``)."""
+        if quota:
+            return "Your request exceeds the service quota for your account.", "ServiceQuotaExceededException", None
+        name, message = _DEFAULT_ERRORS.get(status, _DEFAULT_ERRORS[500 if status >= 500 else 400])
+        return message, name, None
+
+    def error(
+        self, status: int, message: str, error_type: str, code: str | None, *, seq: int = 0
+    ) -> tuple[dict[str, str], bytes]:
+        """``x-amzn-ErrorType: <Name>:<namespace>`` and ``{"message": ...}``."""
+        name = error_type if error_type[:1].isupper() else _DEFAULT_ERRORS.get(status, ("ValidationException",))[0]
+        headers = self._headers(seq, "application/json")
+        headers["x-amzn-errortype"] = name + _ERROR_TYPE_SUFFIX
+        return headers, json.dumps({"message": message}).encode()
+
+    def error_event(self, error_type: str, message: str) -> bytes:
+        """An exception frame; OpenAI-style fault types are mapped to Bedrock's camel-case names."""
+        name = _STREAM_EXCEPTIONS.get(error_type, error_type)
+        return exception_frame(name[:1].lower() + name[1:], message or "The stream failed.")
+
+    def malformed_event(self, call: FakeCall) -> bytes:
+        """A well-framed contentBlockDelta whose JSON payload is cut off."""
+        return encode_frame({":event-type": "contentBlockDelta", ":content-type": "application/json",
+                             ":message-type": "event"}, b'{"contentBlockIndex": 0, "delta": {"te')
