@@ -10,7 +10,7 @@ from ._version import __version__
 from .auth import AuthProvider
 from .client import CallContext, Client, Stream
 from .config.loader import load_config
-from .config.registry import Registry
+from .config.registry import Registry, register_provider
 from .errors import (
     AllClientsFailedError,
     AuthError,
@@ -39,8 +39,14 @@ from .models import (
     ToolCall,
     Usage,
 )
+from .providers.anthropic import AnthropicClient
 from .providers.azure import AzureOpenAIClient
+from .providers.base import LeafClient, ProviderAdapter
+from .providers.bedrock import BedrockClient
+from .providers.google import GoogleAIClient
 from .providers.openai import OpenAIClient, OpenAIGenericClient
+from .providers.options import OptionReader
+from .providers.vertex import VertexAIClient
 from .retry import RetryPolicy
 from .runtime import Runtime
 from .secrets import env
@@ -51,6 +57,11 @@ __all__ = [
     "load_config",
     "Registry",
     "env",
+    "register_provider",
+    # writing a provider
+    "LeafClient",
+    "ProviderAdapter",
+    "OptionReader",
     # clients
     "Client",
     "Stream",
@@ -58,6 +69,10 @@ __all__ = [
     "OpenAIClient",
     "OpenAIGenericClient",
     "AzureOpenAIClient",
+    "AnthropicClient",
+    "GoogleAIClient",
+    "BedrockClient",
+    "VertexAIClient",
     "AuthProvider",
     "RetryPolicy",
     "Runtime",

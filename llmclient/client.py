@@ -252,8 +252,10 @@ class Stream:
         try:
             chunk = next(self._chunks)
         except StopIteration:
-            self._completion = self._finish(self._acc)
-            self.close()
+            try:
+                self._completion = self._finish(self._acc)
+            finally:
+                self.close()  # also when finish refuses the answer (FinishReasonError)
             raise
         except LLMError as err:
             self.close()

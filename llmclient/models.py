@@ -165,7 +165,7 @@ class Usage:
     reasoning_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(*(a + b for a, b in zip(_usage_tuple(self), _usage_tuple(other))))
+        return Usage(*(a + b for a, b in zip(_usage_tuple(self), _usage_tuple(other), strict=True)))
 
 
 def _usage_tuple(u: Usage) -> tuple[int, ...]:
@@ -315,6 +315,9 @@ def to_messages(messages: MessagesInput) -> tuple[Message, ...]:
         return (messages,)
     if isinstance(messages, Mapping):
         return (_message_from_dict(messages, 0),)
+    if not isinstance(messages, Iterable):
+        raise InvalidRequestError(f"messages must be a string, a Message, a dict or a list of them, "
+                                  f"not {type(messages).__name__}")
     out = tuple(m if isinstance(m, Message) else _message_from_dict(m, i) for i, m in enumerate(messages))
     if not out:
         raise InvalidRequestError("messages is empty: give a prompt or at least one message")
@@ -322,6 +325,8 @@ def to_messages(messages: MessagesInput) -> tuple[Message, ...]:
 
 
 def _message_from_dict(d: Mapping[str, Any], index: int) -> Message:
+    if not isinstance(d, Mapping):
+        raise InvalidRequestError(f"messages[{index}] must be a Message or a dict, not {type(d).__name__}")
     role = d.get("role")
     if not isinstance(role, str):
         raise InvalidRequestError(f"messages[{index}] has no 'role'")
@@ -335,12 +340,16 @@ def _message_from_dict(d: Mapping[str, Any], index: int) -> Message:
         parts = tuple(_part_from_dict(p, index, j) for j, p in enumerate(content))
     else:
         raise InvalidRequestError(f"messages[{index}].content must be a string or a list of parts")
-    calls = tuple(
-        ToolCall.from_json_text(c.get("id", ""), c["function"]["name"], c["function"].get("arguments") or "")
-        if isinstance(c.get("function"), Mapping)
-        else ToolCall(id=c.get("id", ""), name=c["name"], arguments=c.get("arguments") or {})
-        for c in d.get("tool_calls") or ()
-    )
+    try:
+        calls = tuple(
+            ToolCall.from_json_text(c.get("id", ""), c["function"]["name"], c["function"].get("arguments") or "")
+            if isinstance(c.get("function"), Mapping)
+            else ToolCall(id=c.get("id", ""), name=c["name"], arguments=c.get("arguments") or {})
+            for c in d.get("tool_calls") or ()
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise InvalidRequestError(f"messages[{index}].tool_calls: each call needs an id and a function "
+                                  "with a name (OpenAI form) or a name and arguments") from None
     known = {"role", "content", "name", "tool_calls", "tool_call_id"}
     metadata = {k: v for k, v in d.items() if k not in known}
     return Message(role=role, content=parts, name=d.get("name"), tool_calls=calls,
@@ -353,6 +362,21 @@ def _part_from_dict(p: Any, index: int, j: int) -> Part:
     if isinstance(p, str):
         return TextPart(p)
     kind = p.get("type") if isinstance(p, Mapping) else None
+    try:
+        return _known_part(p, kind)
+    except (KeyError, TypeError, AttributeError):
+        raise InvalidRequestError(f"messages[{index}].content[{j}]: a {kind!r} part is missing a field "
+                                  "(text parts need 'text', image_url parts need 'image_url.url')") from None
+    except _UnknownPart:
+        raise InvalidRequestError(f"messages[{index}].content[{j}] has unknown part type {kind!r}") from None
+
+
+class _UnknownPart(Exception):
+    """A content part of a type llmclient does not know (turned into an InvalidRequestError)."""
+
+
+def _known_part(p: Any, kind: Any) -> Part:
+    """One content part of a known ``type``; a missing field raises KeyError/TypeError."""
     if kind == "text":
         return TextPart(p["text"])
     if kind == "image_url":
@@ -365,7 +389,7 @@ def _part_from_dict(p: Any, index: int, j: int) -> Part:
         return ImagePart(url=url, detail=detail)
     if kind == "image":
         return ImagePart(url=p.get("url"), data=p.get("data"), media_type=p.get("media_type"), detail=p.get("detail"))
-    raise InvalidRequestError(f"messages[{index}].content[{j}] has unknown part type {kind!r}")
+    raise _UnknownPart
 
 
 def to_tools(tools: Iterable[Any]) -> tuple[Tool, ...]:

@@ -25,7 +25,8 @@ class Runtime:
     """Shared resources of a client tree, created lazily and closed together.
 
     Args:
-        max_workers: Threads in the shared pool, and connections kept per host.
+        max_workers: Threads in the shared pool; connections kept per host are three times this
+            (composite clients run hedged attempts on up to twice as many internal threads).
         transport: Use this transport instead of creating one.
         clock: A monotonic clock (seconds).
         sleep: How to wait between retries.
@@ -42,6 +43,7 @@ class Runtime:
         self._transport = transport
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._close_hooks: list[Callable[[], None]] = []
         self.closed = False
 
     @property
@@ -50,7 +52,9 @@ class Runtime:
         if self._transport is None:
             with self._lock:
                 if self._transport is None:
-                    self._transport = Transport(pool_size=self.max_workers)
+                    # The shared pool's threads, plus up to twice as many internal threads of
+                    # composite clients (hedged attempts, see strategies/dispatch.py).
+                    self._transport = Transport(pool_size=3 * self.max_workers)
         return self._transport
 
     @property
@@ -62,9 +66,22 @@ class Runtime:
                     self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="llmclient")
         return self._executor
 
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` first when the runtime closes.
+
+        Composite clients use it to abort their in-flight hedged attempts and stop their
+        internal threads before the shared pools are shut down.
+        """
+        with self._lock:
+            self._close_hooks.append(hook)
+
     def close(self) -> None:
         """Stop the thread pool (waiting for running calls) and close every connection."""
         self.closed = True
+        with self._lock:
+            hooks, self._close_hooks = self._close_hooks, []
+        for hook in hooks:
+            hook()
         with self._lock:
             executor, self._executor = self._executor, None
             transport = self._transport

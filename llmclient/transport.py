@@ -33,11 +33,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from ._version import __version__
-from .errors import ConfigError, LLMError, LLMTimeoutError, TransportError
+from .errors import ConfigError, LLMTimeoutError, TransportError
 from .models import HttpRequest, HttpResponse
 from .redaction import redact_url
 
-__all__ = ["Timeouts", "Transport", "StreamingResponse", "USER_AGENT"]
+__all__ = ["Timeouts", "Transport", "StreamingResponse", "USER_AGENT", "AbortScope"]
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,8 @@ class StreamingResponse:
                 raise self._timeout(kind)
             _set_socket_timeout(self._raw, limit)
         try:
-            data: bytes = self._raw.raw.read1(_READ_SIZE)
-        except (ReadTimeoutError, socket.timeout):
+            data: bytes = self._raw.raw.read1(_READ_SIZE, decode_content=True)  # we send Accept-Encoding: gzip
+        except (ReadTimeoutError, TimeoutError):
             self.close()
             raise self._timeout(kind) from None
         except (ProtocolError, OSError, requests.RequestException) as exc:
@@ -234,7 +234,7 @@ class Transport:
     def _new_session(self) -> requests.Session:
         session = requests.Session()
         session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=16, pool_maxsize=self.pool_size, max_retries=0)
+        adapter = _ScopedAdapter(pool_connections=16, pool_maxsize=self.pool_size, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
@@ -257,7 +257,9 @@ class Transport:
         if self._closed:
             raise TransportError("this client was closed; create a new one", retryable=False)
         started = monotonic() if started is None else started
-        first_read = _min_limit(timeouts.request, timeouts.first_token if request.stream else None)
+        if not request.stream and timeouts.first_token is not None:
+            timeouts = replace(timeouts, first_token=None)  # "first token" is a stream's limit only
+        first_read = _min_limit(timeouts.request, timeouts.first_token)
         prepared = requests.PreparedRequest()
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate", **request.headers}
         try:
@@ -313,6 +315,15 @@ class Transport:
         for s in streams:
             s.close()
         for adapter in self._session.adapters.values():
+            # urllib3 2.x forgets its pools on clear() without closing them: their idle sockets
+            # would stay open for as long as anything (e.g. a Stream) still references a pool.
+            if isinstance(adapter, HTTPAdapter):
+                managers = [adapter.poolmanager, *adapter.proxy_manager.values()]
+                for manager in managers:
+                    for key in list(manager.pools.keys()):
+                        pool = manager.pools.get(key)
+                        if pool is not None:
+                            pool.close()
             adapter.close()
         self._session.close()
 
@@ -324,6 +335,105 @@ class Transport:
 
 
 _LIVE_TRANSPORTS: weakref.WeakSet[Transport] = weakref.WeakSet()
+_THREAD = threading.local()
+
+
+class AbortScope:
+    """The connections used by the requests made inside ``with scope:``, to interrupt from another thread.
+
+    Composite clients run a hedged (or deadline-bound) attempt inside a scope; calling
+    :meth:`abort` shuts its sockets down, so that a read blocked on them ends at once, and
+    aborts the scopes opened inside it (nested composites). A connection leaves the scope
+    when it goes back to the pool, so aborting never touches another call's request.
+    """
+
+    def __init__(self, parent: AbortScope | None = None) -> None:
+        self._lock = threading.Lock()
+        self._conns: set[Any] = set()
+        self._children: list[AbortScope] = []
+        self.aborted = False
+        self._outer: AbortScope | None = None
+        if parent is not None:
+            with parent._lock:
+                parent._children.append(self)
+                self.aborted = parent.aborted
+
+    @staticmethod
+    def current() -> AbortScope | None:
+        """The scope the calling thread is inside, if any."""
+        return getattr(_THREAD, "scope", None)
+
+    def abort(self) -> None:
+        """Shut down every connection in use inside this scope (and nested scopes); idempotent."""
+        with self._lock:
+            self.aborted = True
+            conns, children = list(self._conns), list(self._children)
+        for child in children:
+            child.abort()
+        for conn in conns:
+            _shutdown_conn(conn)
+
+    def _track(self, conn: Any) -> None:
+        with self._lock:
+            aborted = self.aborted
+            if not aborted:
+                self._conns.add(conn)
+                conn._llmclient_scope = self
+        if aborted:
+            _shutdown_conn(conn)
+
+    def _release(self, conn: Any) -> None:
+        with self._lock:
+            self._conns.discard(conn)
+            conn._llmclient_scope = None
+
+    def __enter__(self) -> AbortScope:
+        self._outer = AbortScope.current()
+        _THREAD.scope = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _THREAD.scope = self._outer
+
+
+def _shutdown_conn(conn: Any) -> None:
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class _ScopedPoolMixin:
+    """Puts each connection checked out of the pool into the calling thread's AbortScope."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        scope = AbortScope.current()
+        if scope is not None:
+            scope._track(conn)
+        return conn
+
+    def _put_conn(self, conn: Any) -> None:
+        scope = getattr(conn, "_llmclient_scope", None)
+        if scope is not None:
+            scope._release(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _ScopedHTTPPool(_ScopedPoolMixin, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _ScopedHTTPSPool(_ScopedPoolMixin, urllib3.HTTPSConnectionPool):
+    pass
+
+
+class _ScopedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _ScopedHTTPPool, "https": _ScopedHTTPSPool}
 
 
 def _after_fork_in_child() -> None:
@@ -363,7 +473,8 @@ def _reason(exc: BaseException) -> str:
     inner: BaseException = exc
     seen = 0
     while seen < 6:
-        nxt = inner.__context__ or inner.__cause__ or (inner.args[0] if inner.args and isinstance(inner.args[0], BaseException) else None)
+        first_arg = inner.args[0] if inner.args else None
+        nxt = inner.__context__ or inner.__cause__ or (first_arg if isinstance(first_arg, BaseException) else None)
         reason = getattr(inner, "reason", None)
         if isinstance(reason, BaseException):
             nxt = reason

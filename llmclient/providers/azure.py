@@ -59,7 +59,8 @@ class AzureOpenAIAdapter(OpenAIAdapter):
             base = f"{endpoint}/openai/deployments/{resolve(self.model, what='model (the deployment)')}"
         else:
             resource = resolve(self.resource_name, what="resource_name")
-            base = f"https://{resource}.openai.azure.com/openai/deployments/{resolve(self.deployment_id, what='deployment_id')}"
+            deployment = resolve(self.deployment_id, what="deployment_id")
+            base = f"https://{resource}.openai.azure.com/openai/deployments/{deployment}"
         version = str(resolve(self.api_version, what="api_version"))
         return base + "/chat/completions" + self.query_string({"api-version": version})
 
@@ -78,7 +79,8 @@ class AzureOpenAIClient(LeafClient):
 
     def __init__(self, *, name: str | None = None, retry_policy: RetryPolicy | None = None,
                  runtime: Runtime | None = None, auth: AuthProvider | None = None, **options: Any) -> None:
-        opts = {k: v for k, v in options.items() if v is not None}
+        # None means "not given" for adapter options, but "remove this default" for a body field.
+        opts = {k: v for k, v in options.items() if v is not None or k not in _AZURE_OPTIONS | {"model"}}
         default_auth = ApiKeyAuth(opts.get("api_key"), header="api-key", prefix="",
                                   default_env="AZURE_OPENAI_API_KEY", client_name=name or "azure-openai")
         super().__init__(AzureOpenAIAdapter(opts), name=name or "azure-openai", options=opts,

@@ -10,6 +10,7 @@ and any other option becomes a body field (``null`` removes one we would send).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
@@ -30,7 +31,7 @@ from ..models import (
     Usage,
     to_tools,
 )
-from ..redaction import redact_text
+from ..redaction import SENSITIVE_HEADERS, redact_text
 from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
@@ -117,8 +118,10 @@ class OpenAIAdapter(ProviderAdapter):
         secrets = []
         for key, value in self.headers.items():
             headers[key] = resolved = str(resolve(value, what=f"header {key}"))
-            if key.lower() in ("authorization", "api-key", "x-api-key"):
+            if key.lower() in SENSITIVE_HEADERS:
                 secrets.append(resolved)
+                if " " in resolved:  # "Bearer <token>": an echo of the bare token is caught too
+                    secrets.append(resolved.split(" ", 1)[1])
         return HttpRequest("POST", self.url(), headers,
                            json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), stream,
                            tuple(secrets))
@@ -219,12 +222,17 @@ class OpenAIAdapter(ProviderAdapter):
         code = str(error.get("code") or "") or None
         message = str(error.get("message") or kind or "unknown error")
         quota = "insufficient_quota" in (kind, code)
-        if response is not None:
+        if response is not None and not 200 <= response.status_code < 300:
             return http_error(response, message, provider=self.provider, secrets=secrets, code=code or kind or None,
                               cls=RateLimitError if quota else None, retryable=False if quota else None)
+        # An error inside a 200 (stream event or JSON body): the status its type stands for, never 200.
         status = ERROR_TYPE_STATUS.get(code or "", ERROR_TYPE_STATUS.get(kind, 500))
-        return class_for_status(status)(redact_text(message, secrets), provider=self.provider, status_code=status,
-                                        code=code or kind or None, retryable=False if quota else None)
+        safe_code = redact_text(code or kind, secrets) or None
+        return class_for_status(status)(
+            redact_text(message, secrets), provider=self.provider, status_code=status, code=safe_code,
+            retryable=False if quota else None,
+            request_id=None if response is None else response.headers.get(self.request_id_header),
+            body=None if response is None else redact_text(response.body[:4000].decode("utf-8", "replace"), secrets))
 
     def stream_decoder(self, secrets: tuple[str, ...]) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(self, secrets)
@@ -240,7 +248,8 @@ class OpenAIStreamDecoder:
     def __init__(self, adapter: OpenAIAdapter, secrets: tuple[str, ...], choice_index: int = 0) -> None:
         self._adapter = adapter
         self._secrets = secrets
-        self._sse = SSEDecoder()
+        self._sse = SSEDecoder(keep_stray_lines=True)
+        self._seen_events = False
         self._choice_index = choice_index
         self.model: str | None = None
         self.done = False
@@ -253,16 +262,35 @@ class OpenAIStreamDecoder:
     def finish(self) -> list[Chunk]:
         out = self._chunks(self._sse.flush())
         if not self.done and not self._finished:
-            raise ProviderError("the stream ended before [DONE]: the connection was closed early",
-                                provider=self._adapter.provider)
+            raise self._not_a_stream() or ProviderError(
+                "the stream ended before [DONE]: the connection was closed early", provider=self._adapter.provider)
         return out
+
+    def _not_a_stream(self) -> LLMError | None:
+        """The error for a body that held no event at all (a JSON error, a gateway's HTML page)."""
+        text = "\n".join(self._sse.stray_lines).strip()
+        if self._seen_events or not text:
+            return None
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+            return self._adapter.error_from_object(obj["error"], response=None, secrets=self._secrets)
+        title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        excerpt = " ".join((title.group(1) if title else text[:120]).split())[:120]
+        return ProviderError(f"expected an event stream, got {redact_text(excerpt, self._secrets)!r}; a proxy or "
+                             "gateway may have answered instead of the provider", provider=self._adapter.provider,
+                             body=redact_text(text[:2000], self._secrets))
 
     def _chunks(self, events: list[Any]) -> list[Chunk]:
         # An error event after content in the same read: hand over the content first,
         # raise on the next call, so that nothing that arrived is lost.
         if self._error is not None:
             raise self._error
-        out = []
+        out: list[Chunk] = []
+        if events:
+            self._seen_events = True
         for event in events:
             try:
                 chunk = self._chunk(event.data)
@@ -357,7 +385,8 @@ def _response_format(value: Any) -> Any:
 
 
 def _openai_family_client(provider: str, name: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], AuthProvider]:
-    options = {k: v for k, v in kwargs.items() if v is not None}
+    # None means "not given" for adapter options, but "remove this default" for a body field.
+    options = {k: v for k, v in kwargs.items() if v is not None or k not in ADAPTER_OPTIONS | {"model"}}
     _, key_env, _ = OPENAI_FAMILY[provider]
     auth = ApiKeyAuth(options.get("api_key"), default_env=key_env, required=key_env is not None, client_name=name)
     return options, auth

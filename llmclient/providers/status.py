@@ -115,7 +115,7 @@ def http_error(
         retryable=retryable,
         retry_after=hinted if hinted is not None else retry_after,
         body=redact_text(response.body[:4000].decode("utf-8", "replace"), secrets),
-        code=code,
+        code=None if code is None else redact_text(code, secrets),
     )
     error.should_retry = should_retry_header(headers)
     return error
