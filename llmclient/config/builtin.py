@@ -16,6 +16,8 @@ from ..providers.bedrock import BedrockClient
 from ..providers.google import GoogleAIClient
 from ..providers.openai import OpenAIClient, OpenAIGenericClient
 from ..providers.vertex import VertexAIClient
+from ..strategies.fallback import build_fallback
+from ..strategies.round_robin import build_round_robin
 from .registry import register_builder
 
 __all__: list[str] = []
@@ -34,3 +36,5 @@ register_builder("aws-bedrock", partial(_leaf, BedrockClient))
 register_builder("vertex-ai", partial(_leaf, VertexAIClient))
 for _provider in ("openai-generic", "ollama", "openrouter"):
     register_builder(_provider, partial(_leaf, partial(OpenAIGenericClient, provider=_provider)))
+register_builder("fallback", build_fallback)
+register_builder("round-robin", build_round_robin)
