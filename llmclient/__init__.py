@@ -1,10 +1,12 @@
 """llmclient: one blocking interface to every major LLM provider, with resilience built in.
 
 Only public names live here (``__all__`` is pinned by a test). Importing llmclient is cheap:
-botocore, PyJWT, cryptography and jsonschema are imported only where they are used.
+botocore, PyJWT, cryptography and jsonschema are imported only where they are used, and each
+provider and strategy module only when its name is first used.
 """
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .auth import AuthProvider
@@ -39,17 +41,48 @@ from .models import (
     ToolCall,
     Usage,
 )
-from .providers.anthropic import AnthropicClient
-from .providers.azure import AzureOpenAIClient
-from .providers.base import LeafClient, ProviderAdapter
-from .providers.bedrock import BedrockClient
-from .providers.google import GoogleAIClient
-from .providers.openai import OpenAIClient, OpenAIGenericClient
-from .providers.options import OptionReader
-from .providers.vertex import VertexAIClient
 from .retry import RetryPolicy
 from .runtime import Runtime
 from .secrets import env
+
+if TYPE_CHECKING:  # imported on first use below, so that `import llmclient` stays cheap
+    from .providers.anthropic import AnthropicClient
+    from .providers.azure import AzureOpenAIClient
+    from .providers.base import LeafClient, ProviderAdapter
+    from .providers.bedrock import BedrockClient
+    from .providers.google import GoogleAIClient
+    from .providers.openai import OpenAIClient, OpenAIGenericClient
+    from .providers.options import OptionReader
+    from .providers.vertex import VertexAIClient
+    from .strategies.fallback import FallbackClient
+    from .strategies.round_robin import RoundRobinClient
+
+#: Public names defined in submodules that are imported only when first used.
+_LAZY = {
+    "OpenAIClient": "providers.openai",
+    "OpenAIGenericClient": "providers.openai",
+    "AzureOpenAIClient": "providers.azure",
+    "AnthropicClient": "providers.anthropic",
+    "GoogleAIClient": "providers.google",
+    "BedrockClient": "providers.bedrock",
+    "VertexAIClient": "providers.vertex",
+    "FallbackClient": "strategies.fallback",
+    "RoundRobinClient": "strategies.round_robin",
+    "LeafClient": "providers.base",
+    "ProviderAdapter": "providers.base",
+    "OptionReader": "providers.options",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmclient' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "__version__",
@@ -73,6 +106,8 @@ __all__ = [
     "GoogleAIClient",
     "BedrockClient",
     "VertexAIClient",
+    "FallbackClient",
+    "RoundRobinClient",
     "AuthProvider",
     "RetryPolicy",
     "Runtime",

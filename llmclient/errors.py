@@ -202,7 +202,8 @@ class FinishReasonError(LLMError):
 class AllClientsFailedError(LLMError):
     """Every client of a composite failed; ``errors`` lists each attempt's error in order."""
 
-    def __init__(self, message: str, *, errors: Sequence[LLMError] = (), attempts: Sequence[Any] = (), **context: Any) -> None:
+    def __init__(self, message: str, *, errors: Sequence[LLMError] = (), attempts: Sequence[Any] = (),
+                 **context: Any) -> None:
         super().__init__(message, **context)
         self.errors = list(errors)
         self.attempts = list(attempts)

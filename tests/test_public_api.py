@@ -28,6 +28,8 @@ EXPECTED_ALL = [
     "GoogleAIClient",
     "BedrockClient",
     "VertexAIClient",
+    "FallbackClient",
+    "RoundRobinClient",
     "AuthProvider",
     "RetryPolicy",
     "Runtime",

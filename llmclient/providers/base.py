@@ -255,7 +255,8 @@ class _OpenedStream:
                 yield from decoder.feed(data)
             yield from decoder.finish()
         except LLMError as err:
-            raise err.with_context(client_name=client.name, provider=client.provider)
+            err.with_context(client_name=client.name, provider=client.provider)
+            raise
 
 
 def _has_content(chunk: Chunk) -> bool:
