@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .auth import AuthProvider
-from .client import CallContext, Client, Stream
+from .client import CallContext, Client
 from .config.loader import load_config
 from .config.registry import Registry, register_provider
 from .errors import (
@@ -44,6 +44,7 @@ from .models import (
 from .retry import RetryPolicy
 from .runtime import Runtime
 from .secrets import env
+from .stream import Stream
 
 if TYPE_CHECKING:  # imported on first use below, so that `import llmclient` stays cheap
     from .providers.anthropic import AnthropicClient

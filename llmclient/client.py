@@ -1,28 +1,35 @@
 """The Client contract that providers and strategies both implement, and the Stream it returns.
 
-A caller uses ``complete``, ``stream``, ``submit``, ``batch`` and ``close``. A client
-implements two hooks, ``invoke`` and ``open_stream``, which take a normalised
-:class:`ChatRequest` and a :class:`CallContext` (the call's deadline and the attempts
-recorded so far). Composite clients call their children's hooks with the same context,
-so one call's attempts and deadline span the whole tree of clients.
+A caller uses ``complete``, ``stream``, ``submit``, ``batch``, ``with_options`` and ``close``.
+A client implements two hooks, ``invoke`` and ``open_stream``, which take a normalised
+:class:`ChatRequest` and a :class:`CallContext` (the call's deadline, cancel token, event
+hooks and the attempts recorded so far). Composite clients call their children's hooks with
+the same context, so one call's attempts, deadline and cancellation span the whole tree.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .errors import LLMError, StreamError
-from .models import Attempt, ChatRequest, Chunk, Completion, MessagesInput, ToolCall, Usage, to_messages
+from .errors import CancelledError, LLMError
+from .events import CallFinished, EventHook, Hooks, as_hooks, emit
+from .models import Attempt, ChatRequest, Completion, MessagesInput, Usage, to_messages
+from .stream import Stream
 
 if TYPE_CHECKING:
+    from .cancel import CancelToken
     from .runtime import Runtime
 
-__all__ = ["Client", "CallContext", "Stream", "StreamAccumulator"]
+__all__ = ["Client", "CallContext", "ConfiguredClient"]
+
+
+_CALL_IDS = itertools.count(1)
 
 
 @dataclass
@@ -32,14 +39,45 @@ class CallContext:
     Attributes:
         deadline: ``time.monotonic()`` value after which the call must stop, or None.
         attempts: Every attempt made so far, in order, by any client of the tree.
+        cancel: The caller's cancel token, if any.
+        hooks: Event hooks to tell what happens (empty: nothing is built for them).
+        call_id: Identifies the top-level call in events.
+        http: ``options.http`` overrides for every leaf reached (from ``with_options``).
+        parent: The context this one was derived from; its deadline bounds this one.
     """
 
     deadline: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    cancel: CancelToken | None = None
+    hooks: tuple[EventHook, ...] = ()
+    call_id: int = 0
+    http: Mapping[str, Any] | None = None
+    parent: CallContext | None = field(default=None, repr=False)
 
     def remaining(self) -> float | None:
-        """Seconds left before the deadline (None when there is none)."""
-        return None if self.deadline is None else self.deadline - monotonic()
+        """Seconds left before the deadline (None when there is none), this one's or a parent's."""
+        own = None if self.deadline is None else self.deadline - monotonic()
+        if self.parent is None:
+            return own
+        up = self.parent.remaining()
+        if own is None or up is None:
+            return own if up is None else up
+        return min(own, up)
+
+    def derive(self, **changes: Any) -> CallContext:
+        """A context for a subtree: these fields changed, the rest (attempts list included) shared."""
+        values = {f.name: getattr(self, f.name) for f in fields(CallContext) if f.init}
+        values.update(changes, parent=self)
+        return CallContext(**values)
+
+    def cancelled_error(self, cause: LLMError | None = None) -> CancelledError | None:
+        """A CancelledError if the call was cancelled (``cause``: the failure the abort caused)."""
+        if self.cancel is None or not self.cancel.cancelled:
+            return None
+        error = CancelledError(self.cancel.reason, retryable=False)
+        if cause is not None:
+            error.with_context(client_name=cause.client_name, provider=cause.provider)
+        return error
 
 
 class Client(ABC):
@@ -51,6 +89,8 @@ class Client(ABC):
 
     name: str
     provider: str
+    #: Hooks of this client itself (see :meth:`with_options`); they see every call it makes.
+    _own_hooks: tuple[EventHook, ...] = ()
 
     def __init__(self, *, name: str, provider: str, runtime: Runtime | None = None) -> None:
         from .runtime import Runtime
@@ -77,9 +117,22 @@ class Client(ABC):
             messages: A prompt string, OpenAI-style message dicts, or ``Message`` objects.
             **params: temperature, max_tokens, top_p, stop, tools, tool_choice,
                 response_format, seed; unknown names are passed through to the body;
-                a ``None`` value removes a default set in the client's options.
+                a ``None`` value removes a default set in the client's options. Two names
+                are the call's own and never sent: ``cancel`` (a ``CancelToken``) and
+                ``on_event`` (a hook, a list of hooks, or a ``Collector``).
         """
-        return self.invoke(ChatRequest(to_messages(messages), params), CallContext())
+        context = self._new_context(params)
+        request = ChatRequest(to_messages(messages), params)
+        if not (context.hooks or self._own_hooks):
+            return self.invoke(request, context)
+        started = monotonic()
+        try:
+            completion = self.invoke(request, context)
+        except LLMError as err:
+            self._finished(context, started, None, err)
+            raise
+        self._finished(context, started, completion, None)
+        return completion
 
     def stream(self, messages: MessagesInput, **params: Any) -> Stream:
         """Send ``messages`` and return a :class:`Stream` of chunks.
@@ -87,8 +140,43 @@ class Client(ABC):
         Returns once the first content chunk has arrived, so that failures before it
         (an error status, a refused connection, a stall before the first token) can
         still be retried or fallen back on, and never reach the caller half-done.
+        Takes the same parameters as :meth:`complete`.
         """
-        return self.open_stream(ChatRequest(to_messages(messages), params), CallContext())
+        context = self._new_context(params)
+        request = ChatRequest(to_messages(messages), params)
+        started = monotonic()
+        try:
+            stream = self.open_stream(request, context)
+        except LLMError as err:
+            self._finished(context, started, None, err)
+            raise
+        return stream.watched(context, context.hooks + self._own_hooks,
+                              lambda done, err: self._finished(context, started, done, err))
+
+    def with_options(self, *, http: Mapping[str, Any] | None = None, on_event: Hooks = None,
+                     **params: Any) -> Client:
+        """A client like this one with default call parameters, ``http`` limits or hooks.
+
+        It shares this client's pools (nothing is rebuilt): ``params`` become defaults of
+        every call (a call's own parameters win), ``http`` overrides ``options.http``
+        (timeouts, TLS) of every provider reached, and ``on_event`` hooks see every call.
+        """
+        return ConfiguredClient(self, params=params, http=http, hooks=as_hooks(on_event))
+
+    def _new_context(self, params: dict[str, Any]) -> CallContext:
+        cancel = params.pop("cancel", None)
+        hooks = self.runtime.hooks + as_hooks(params.pop("on_event", None))
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        return CallContext(cancel=cancel, hooks=hooks, call_id=next(_CALL_IDS))
+
+    def _finished(self, context: CallContext, started: float, completion: Completion | None,
+                  error: LLMError | None) -> None:
+        hooks = context.hooks + self._own_hooks
+        if hooks:
+            emit(hooks, CallFinished(self.name, self.provider, monotonic(), context.call_id, completion,
+                                             error, monotonic() - started,
+                                             completion.usage if completion is not None else Usage()))
 
     def submit(self, messages: MessagesInput, **params: Any) -> Future[Completion]:
         """Run :meth:`complete` on the shared thread pool and return its future."""
@@ -158,159 +246,28 @@ class Client(ABC):
         return f"<{type(self).__name__} {self.name!r} provider={self.provider!r}>"
 
 
-class StreamAccumulator:
-    """Builds a stream's final text, tool calls, finish reason and usage from its chunks."""
+class ConfiguredClient(Client):
+    """What :meth:`Client.with_options` returns: the same client, with call defaults.
 
-    __slots__ = ("_text", "_refusal", "_thinking", "_calls", "finish_reason", "raw_finish_reason", "usage")
-
-    def __init__(self) -> None:
-        self._text: list[str] = []
-        self._refusal: list[str] = []
-        self._thinking: list[str] = []
-        self._calls: dict[int, list[Any]] = {}
-        self.finish_reason: str | None = None
-        self.raw_finish_reason: str | None = None
-        self.usage: Usage | None = None
-
-    def add(self, chunk: Chunk) -> None:
-        """Fold one chunk in."""
-        if chunk.text:
-            self._text.append(chunk.text)
-        if chunk.tool_calls:
-            for delta in chunk.tool_calls:
-                slot = self._calls.get(delta.index)
-                if slot is None:
-                    slot = self._calls[delta.index] = [None, None, []]
-                if delta.id:
-                    slot[0] = delta.id
-                if delta.name:
-                    slot[1] = delta.name
-                if delta.arguments:
-                    slot[2].append(delta.arguments)
-        if chunk.refusal:
-            self._refusal.append(chunk.refusal)
-        if chunk.thinking:
-            self._thinking.append(chunk.thinking)
-        if chunk.raw_finish_reason is not None:
-            self.finish_reason = chunk.finish_reason
-            self.raw_finish_reason = chunk.raw_finish_reason
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-
-    @property
-    def text(self) -> str:
-        """The text so far."""
-        return "".join(self._text)
-
-    @property
-    def has_content(self) -> bool:
-        """Whether any text, tool call, refusal or thinking has arrived."""
-        return bool(self._text or self._calls or self._refusal or self._thinking)
-
-    def tool_calls(self) -> tuple[ToolCall, ...]:
-        """The tool calls so far, arguments joined per index and parsed."""
-        return tuple(ToolCall.from_json_text(slot[0] or f"call_{index}", slot[1] or "", "".join(slot[2]))
-                     for index, slot in sorted(self._calls.items()))
-
-    def completion(self, **fields: Any) -> Completion:
-        """The final :class:`Completion`; ``fields`` adds model, provider, client_name..."""
-        return Completion(
-            text=self.text, finish_reason=self.finish_reason, raw_finish_reason=self.raw_finish_reason,
-            tool_calls=self.tool_calls(), usage=self.usage or Usage(),
-            refusal="".join(self._refusal) or None, thinking="".join(self._thinking) or None, **fields)
-
-
-class Stream:
-    """An answer arriving in chunks: iterate it, then read ``.completion``.
-
-    Use it as a context manager (or call :meth:`close`) so that a stream left early
-    gives its connection back. ``completion`` reads whatever is left, then returns the
-    assembled answer. A failure after content has reached you raises
-    :class:`StreamError` with the partial text; it is never silently retried.
-
-    Args:
-        chunks: The chunks, in order (the first ones may already be buffered).
-        finish: Called once at the end with the accumulator; returns the completion.
-        close: Releases the connection (idempotent).
+    It shares the wrapped client's runtime and closes nothing of it.
     """
 
-    def __init__(self, chunks: Iterator[Chunk], *, finish: Callable[[StreamAccumulator], Completion],
-                 close: Callable[[], None]) -> None:
-        self._chunks = chunks
-        self._finish = finish
-        self._close = close
-        self._acc = StreamAccumulator()
-        self._completion: Completion | None = None
-        self._closed = False
+    def __init__(self, inner: Client, *, params: Mapping[str, Any], http: Mapping[str, Any] | None,
+                 hooks: tuple[EventHook, ...]) -> None:
+        super().__init__(name=inner.name, provider=inner.provider, runtime=inner.runtime)
+        self._owns_runtime = False
+        self.inner = inner
+        self.params = dict(params)
+        self.http = dict(http) if http else None
+        self._own_hooks = hooks
 
-    def __iter__(self) -> Stream:
-        return self
+    def _apply(self, request: ChatRequest, context: CallContext) -> tuple[ChatRequest, CallContext]:
+        merged = ChatRequest(request.messages, {**self.params, **request.params})
+        http = {**(context.http or {}), **self.http} if self.http else context.http
+        return merged, context.derive(http=http, hooks=context.hooks + self._own_hooks)
 
-    def __next__(self) -> Chunk:
-        if self._completion is not None or self._closed:
-            raise StopIteration
-        try:
-            chunk = next(self._chunks)
-        except StopIteration:
-            try:
-                self._completion = self._finish(self._acc)
-            finally:
-                self.close()  # also when finish refuses the answer (FinishReasonError)
-            raise
-        except LLMError as err:
-            self.close()
-            if isinstance(err, StreamError) or not self._acc.has_content:
-                raise
-            raise StreamError(f"stream failed after content arrived: {err.message}", partial_text=self._acc.text,
-                              provider=err.provider, client_name=err.client_name, status_code=err.status_code,
-                              request_id=err.request_id, retryable=False, code=err.code) from err
-        except BaseException:
-            self.close()
-            raise
-        self._acc.add(chunk)
-        return chunk
+    def invoke(self, request: ChatRequest, context: CallContext) -> Completion:
+        return self.inner.invoke(*self._apply(request, context))
 
-    @property
-    def text(self) -> str:
-        """The text received so far."""
-        return self._acc.text
-
-    @property
-    def completion(self) -> Completion:
-        """The whole answer; reads the rest of the stream first if needed."""
-        if self._completion is None:
-            if self._closed:
-                raise StreamError("the stream was closed before it finished", partial_text=self._acc.text)
-            for _ in self:
-                pass
-        assert self._completion is not None
-        return self._completion
-
-    def close(self) -> None:
-        """Stop reading and release the connection (closed, unless fully read)."""
-        if not self._closed:
-            self._closed = True
-            self._close()
-
-    def __enter__(self) -> Stream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def chunks_of(completion: Completion) -> Sequence[Chunk]:
-    """A finished completion as chunks (for clients that cannot stream)."""
-    from .models import ToolCallDelta
-
-    return [Chunk(text=completion.text, finish_reason=completion.finish_reason,
-                  raw_finish_reason=completion.raw_finish_reason, usage=completion.usage,
-                  refusal=completion.refusal or "", thinking=completion.thinking or "",
-                  tool_calls=tuple(ToolCallDelta(i, c.id, c.name, c.raw_arguments or _dumps(c.arguments))
-                                   for i, c in enumerate(completion.tool_calls)))]
-
-
-def _dumps(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
+    def open_stream(self, request: ChatRequest, context: CallContext) -> Stream:
+        return self.inner.open_stream(*self._apply(request, context))

@@ -12,13 +12,18 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
+from .events import EventHook, Hooks, as_hooks
 from .transport import Transport
+
+if TYPE_CHECKING:
+    from .cancel import CancelToken
 
 __all__ = ["Runtime", "DEFAULT_MAX_WORKERS"]
 
 DEFAULT_MAX_WORKERS = 32
+_REAL_SLEEP = time.sleep
 
 
 class Runtime:
@@ -31,12 +36,15 @@ class Runtime:
         clock: A monotonic clock (seconds).
         sleep: How to wait between retries.
         random: A source of floats in [0, 1) for jitter.
+        on_event: Event hooks (or a ``Collector``) that see every call of every client
+            sharing this runtime.
     """
 
     def __init__(self, *, max_workers: int = DEFAULT_MAX_WORKERS, transport: Transport | None = None,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 random: Callable[[], float] = random.random) -> None:
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = _REAL_SLEEP,
+                 random: Callable[[], float] = random.random, on_event: Hooks = None) -> None:
         self.max_workers = max_workers
+        self.hooks: tuple[EventHook, ...] = as_hooks(on_event)
         self.clock = clock
         self.sleep = sleep
         self.random = random
@@ -65,6 +73,20 @@ class Runtime:
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="llmclient")
         return self._executor
+
+    def wait(self, seconds: float, cancel: CancelToken | None) -> None:
+        """Wait ``seconds`` before a retry; a cancel token ends the wait at once (CancelledError).
+
+        With the real clock the wait is the token's own (woken by ``cancel()``); with an
+        injected ``sleep`` (tests) the injected one is called and the token checked after.
+        """
+        if cancel is None:
+            self.sleep(seconds)
+        elif self.sleep is _REAL_SLEEP:
+            cancel.wait(seconds)
+        else:
+            self.sleep(seconds)
+            cancel.raise_if_cancelled()
 
     def on_close(self, hook: Callable[[], None]) -> None:
         """Call ``hook`` first when the runtime closes.

@@ -25,8 +25,8 @@ from llmclient import (
     ToolCall,
     Usage,
 )
-from llmclient.client import StreamAccumulator, chunks_of
 from llmclient.models import ToolCallDelta
+from llmclient.stream import StreamAccumulator, chunks_of
 
 
 class Scripted(Client):

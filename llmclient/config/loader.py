@@ -48,7 +48,7 @@ def read_config(source: ConfigSource) -> tuple[dict[str, Any], str]:
     return data, str(path)
 
 
-def load_config(source: ConfigSource, *, max_workers: int | None = None) -> Registry:
+def load_config(source: ConfigSource, *, max_workers: int | None = None, on_event: Any = None) -> Registry:
     """Load, validate and canonicalise a config, and return the registry of its clients.
 
     Args:
@@ -56,6 +56,8 @@ def load_config(source: ConfigSource, *, max_workers: int | None = None) -> Regi
             folder of ``.baml`` files.
         max_workers: Size of the shared thread and connection pools (overrides the
             config's ``settings.max_workers``; default 32).
+        on_event: Event hooks (a callable, a list, or a ``Collector``) that see every
+            call of every client of the registry.
 
     Raises:
         ConfigError: Listing every problem with its JSON path; never a secret's value.
@@ -65,4 +67,4 @@ def load_config(source: ConfigSource, *, max_workers: int | None = None) -> Regi
     for warning in reference_warnings(raw):
         log.warning("%s: %s (that member will be skipped when tried)", name, warning)
     config = canonicalize(raw)
-    return Registry(config, max_workers=max_workers, source=name)
+    return Registry(config, max_workers=max_workers, source=name, on_event=on_event)

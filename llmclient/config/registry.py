@@ -74,14 +74,15 @@ class Registry:
         max_workers: Pool size; default ``settings.max_workers`` or 32.
         source: Where the config came from, for messages.
         runtime: Share an existing runtime instead of creating one.
+        on_event: Event hooks (or a ``Collector``) that see every call of every client.
     """
 
     def __init__(self, config: Mapping[str, Any], *, max_workers: int | None = None, source: str = "config",
-                 runtime: Runtime | None = None) -> None:
+                 runtime: Runtime | None = None, on_event: Any = None) -> None:
         self._config: dict[str, Any] = {**config, "clients": dict(config.get("clients") or {})}
         self.source = source
         workers = max_workers or (config.get("settings") or {}).get("max_workers") or DEFAULT_MAX_WORKERS
-        self.runtime = runtime or Runtime(max_workers=workers)
+        self.runtime = runtime or Runtime(max_workers=workers, on_event=on_event)
         self._policies = {name: RetryPolicy.from_config(p, name=name)
                           for name, p in (config.get("retry_policies") or {}).items()}
         self._clients: dict[str, Client] = {}

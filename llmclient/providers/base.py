@@ -9,25 +9,32 @@ provider shares (timeouts, TLS, roles, finish-reason lists, streaming support) a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import replace
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from time import monotonic
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from ..auth.base import AuthProvider
-from ..client import CallContext, Client, Stream, StreamAccumulator, chunks_of
-from ..errors import AuthError, ConfigError, FinishReasonError, LLMError
-from ..models import Attempt, ChatRequest, Chunk, Completion, HttpRequest, HttpResponse
+from ..client import CallContext, Client
+from ..errors import AuthError, ConfigError, FinishReasonError, LLMError, RateLimitError
+from ..events import AttemptFailed, RequestSent, ResponseReceived, RetryScheduled, describe, emit
+from ..models import Attempt, ChatRequest, Chunk, Completion, HttpRequest, HttpResponse, MessagesInput, to_messages
+from ..ratelimit import RateLimiter
+from ..redaction import redact_headers, redact_text, redact_url
 from ..retry import NO_RETRY, RetryPolicy
 from ..runtime import Runtime
-from ..transport import StreamingResponse, Timeouts
+from ..stream import Stream, StreamAccumulator, chunks_of
+from ..transport import AbortScope, StreamingResponse, Timeouts
 
 __all__ = ["ProviderAdapter", "StreamDecoder", "LeafClient", "RolePolicy", "COMMON_OPTIONS"]
 
 log = logging.getLogger(__name__)
 
 #: Options every leaf client reads itself; the rest belong to the provider's adapter.
-COMMON_OPTIONS = frozenset({"http", "finish_reason_allow_list", "finish_reason_deny_list", "supports_streaming"})
+COMMON_OPTIONS = frozenset({"http", "finish_reason_allow_list", "finish_reason_deny_list", "supports_streaming",
+                            "rate_limit"})
 
 
 class StreamDecoder(Protocol):
@@ -119,6 +126,7 @@ class LeafClient(Client):
         self.auth = auth
         self.retry_policy = retry_policy or NO_RETRY
         http = options.get("http") or {}
+        self._http = dict(http)
         self.timeouts = Timeouts.from_options(http)
         self.verify: bool | str | None = http.get("ca_bundle") or http.get("verify")
         self.supports_streaming = bool(options.get("supports_streaming", True))
@@ -128,21 +136,34 @@ class LeafClient(Client):
             raise ConfigError(f"client {name!r}: give finish_reason_allow_list or finish_reason_deny_list, not both")
         self.finish_allow = None if allow is None else frozenset(str(r).lower() for r in allow)
         self.finish_deny = frozenset(str(r).lower() for r in deny or ())
+        limits = options.get("rate_limit") or {}
+        self.rate_limiter = RateLimiter(limits.get("requests_per_minute"), limits.get("tokens_per_minute"),
+                                        clock=self.runtime.clock) if limits else None
 
     # -- complete -------------------------------------------------------------------
     def invoke(self, request: ChatRequest, context: CallContext) -> Completion:
-        completion: Completion = self._with_retries(context, lambda: self._complete_once(request, context))
+        completion: Completion = self._with_retries(request, context, self._complete_once)
         return completion.with_attempts(context.attempts)
 
-    def _complete_once(self, request: ChatRequest, context: CallContext) -> Completion:
+    def _complete_once(self, request: ChatRequest, context: CallContext, number: int) -> Completion:
         signed = self._signed(request, stream=False)
-        transport = self.runtime.transport
-        response = transport.send(signed, self.timeouts.capped(context.remaining()), verify=self.verify)
+        timeouts, verify = self._limits(context)
+        report = _Report(self, context, signed, number) if context.hooks else None
+        unregister, scope = _cancel_scope(context)
+        try:
+            with scope:
+                response = self.runtime.transport.send(signed, timeouts, verify=verify)
+        finally:
+            unregister()
+        if report is not None:
+            report.response(response.status_code, response.headers, response.body, response.elapsed_s)
         if not 200 <= response.status_code < 300:
             raise self.adapter.parse_error(response, signed.secrets)
-        completion = self.adapter.parse_response(response, signed.secrets)
+        return self._completed(self.adapter.parse_response(response, signed.secrets), response.headers)
+
+    def _completed(self, completion: Completion, headers: Mapping[str, str]) -> Completion:
         completion = replace(completion, provider=self.provider, client_name=self.name,
-                             request_id=response.headers.get(self.adapter.request_id_header))
+                             request_id=headers.get(self.adapter.request_id_header))
         self._check_finish_reason(completion)
         return completion
 
@@ -151,64 +172,124 @@ class LeafClient(Client):
         if not self.supports_streaming:
             completion = self.invoke(request, context)
             return Stream(iter(chunks_of(completion)), finish=lambda acc: completion, close=lambda: None)
-        opened: _OpenedStream = self._with_retries(context, lambda: self._open_stream_once(request, context))
+        opened: _OpenedStream = self._with_retries(request, context, self._open_stream_once)
 
         def finish(acc: StreamAccumulator) -> Completion:
             completion = acc.completion(model=opened.decoder.model, provider=self.provider, client_name=self.name,
                                         request_id=opened.response.headers.get(self.adapter.request_id_header),
                                         attempts=tuple(context.attempts))
             self._check_finish_reason(completion)
+            if self.rate_limiter is not None:
+                self.rate_limiter.record(completion.usage.total_tokens, estimate=opened.estimate)
             return completion
 
-        return Stream(opened.chunks(self), finish=finish, close=opened.response.close)
+        return Stream(opened.chunks(self), finish=finish, close=opened.close)
 
-    def _open_stream_once(self, request: ChatRequest, context: CallContext) -> _OpenedStream:
+    def _open_stream_once(self, request: ChatRequest, context: CallContext, number: int) -> _OpenedStream:
         signed = self._signed(request, stream=True)
-        response = self.runtime.transport.open(signed, self.timeouts.capped(context.remaining()), verify=self.verify)
+        timeouts, verify = self._limits(context)
+        report = _Report(self, context, signed, number) if context.hooks else None
+        unregister, scope = _cancel_scope(context)
+        try:
+            with scope:
+                response = self.runtime.transport.open(signed, timeouts, verify=verify)
+        except BaseException:
+            unregister()
+            raise
         try:
             if not 200 <= response.status_code < 300:
                 body = response.read()
+                if report is not None:
+                    report.response(response.status_code, response.headers, body, None)
                 raise self.adapter.parse_error(
                     HttpResponse(response.status_code, response.headers, body, response.url), signed.secrets)
-            opened = _OpenedStream(response, self.adapter.stream_decoder(signed.secrets))
+            opened = _OpenedStream(response, self.adapter.stream_decoder(signed.secrets), unregister)
             opened.read_until_content()
+            if report is not None:
+                report.response(response.status_code, response.headers, None, None)
             return opened
         except BaseException:
             response.close()
+            unregister()
             raise
+
+    # -- building and parsing without sending -----------------------------------------
+    def build_request(self, messages: MessagesInput, *, stream: bool = False, **params: Any) -> HttpRequest:
+        """The exact request :meth:`complete` (or :meth:`stream`) would send now, signed.
+
+        For provider batch APIs and debugging; its repr hides credentials.
+        """
+        return self._signed(ChatRequest(to_messages(messages), params), stream=stream)
+
+    def parse_response(self, status_code: int, headers: Mapping[str, str], body: bytes | str) -> Completion:
+        """Turn a stored response into a :class:`Completion` (or raise its typed error)."""
+        response = HttpResponse(status_code, {k.lower(): v for k, v in headers.items()},
+                                body.encode() if isinstance(body, str) else body)
+        if not 200 <= status_code < 300:
+            raise self.adapter.parse_error(response, ()).with_context(client_name=self.name, provider=self.provider)
+        return self._completed(self.adapter.parse_response(response, ()), response.headers)
 
     # -- shared ---------------------------------------------------------------------
     def _signed(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
         built = self.adapter.build_request(request, stream=stream)
         return self.auth.apply(built) if self.auth is not None else built
 
-    def _with_retries(self, context: CallContext, attempt: Any) -> Any:
+    def _limits(self, context: CallContext) -> tuple[Timeouts, bool | str | None]:
+        timeouts, verify = self.timeouts, self.verify
+        if context.http:
+            http = {**self._http, **context.http}
+            timeouts = Timeouts.from_options(http)
+            verify = http.get("ca_bundle") or http.get("verify")
+        return timeouts.capped(context.remaining()), verify
+
+    def _with_retries(self, request: ChatRequest, context: CallContext,
+                      attempt: Callable[[ChatRequest, CallContext, int], Any]) -> Any:
         runtime = self.runtime
-        retry = 0
+        number = 0
         refreshed = False
+        estimate = _estimate_tokens(request) if self.rate_limiter is not None else 0
         while True:
+            number += 1
+            if context.cancel is not None:
+                context.cancel.raise_if_cancelled()
+            if self.rate_limiter is not None:
+                self.rate_limiter.acquire(estimate, wait=lambda s: runtime.wait(s, context.cancel))
             started = runtime.clock()
             try:
-                result = attempt()
-            except LLMError as err:
+                result = attempt(request, context, number)
+            except LLMError as caught:
+                err = context.cancelled_error(caught) or caught
                 err.with_context(client_name=self.name, provider=self.provider)
-                context.attempts.append(Attempt(self.name, self.provider, runtime.clock() - started, err,
-                                                err.status_code))
+                elapsed = runtime.clock() - started
+                context.attempts.append(Attempt(self.name, self.provider, elapsed, err, err.status_code))
+                if context.hooks:
+                    emit(context.hooks, AttemptFailed(self.name, self.provider, monotonic(), context.call_id, err,
+                                                      elapsed, number))
+                if err is not caught:
+                    raise err from caught
+                if self.rate_limiter is not None and isinstance(err, RateLimitError) and err.retry_after:
+                    self.rate_limiter.penalize(err.retry_after)
                 if (isinstance(err, AuthError) and err.status_code == 401 and not refreshed
                         and self.auth is not None and self.auth.refresh()):
                     refreshed = True
                     log.debug("client %s: 401, credentials refreshed; trying once more", self.name)
                     continue
-                delay = self.retry_policy.next_delay(retry + 1, err, runtime.random)
+                delay = self.retry_policy.next_delay(number, err, runtime.random)
                 remaining = context.remaining()
                 if delay is None or (remaining is not None and delay >= remaining):
                     raise
-                retry += 1
                 log.debug("client %s: %s (%s); retry %d of %d in %.3f s", self.name, type(err).__name__,
-                          err.status_code or err.message, retry, self.retry_policy.max_retries, delay)
-                runtime.sleep(delay)
+                          err.status_code or err.message, number, self.retry_policy.max_retries, delay)
+                if context.hooks:
+                    emit(context.hooks, RetryScheduled(self.name, self.provider, monotonic(), context.call_id, delay,
+                                                       number, describe(err), err))
+                runtime.wait(delay, context.cancel)
                 continue
             context.attempts.append(Attempt(self.name, self.provider, runtime.clock() - started, None, 200))
+            if isinstance(result, _OpenedStream):
+                result.estimate = estimate
+            elif self.rate_limiter is not None:
+                self.rate_limiter.record(result.usage.total_tokens, estimate=estimate)
             return result
 
     def _check_finish_reason(self, completion: Completion) -> None:
@@ -227,10 +308,12 @@ class LeafClient(Client):
 class _OpenedStream:
     """A streamed answer whose first content has arrived (or which ended without any)."""
 
-    def __init__(self, response: StreamingResponse, decoder: StreamDecoder) -> None:
+    def __init__(self, response: StreamingResponse, decoder: StreamDecoder, unregister: Callable[[], None]) -> None:
         self.response = response
         self.decoder = decoder
         self.buffered: list[Chunk] = []
+        self.estimate = 0
+        self._unregister = unregister
         self._body = iter(response)
         self._ended = False
 
@@ -257,6 +340,49 @@ class _OpenedStream:
         except LLMError as err:
             err.with_context(client_name=client.name, provider=client.provider)
             raise
+
+    def close(self) -> None:
+        self._unregister()
+        self.response.close()
+
+
+class _Report:
+    """Tells a call's hooks about one attempt's request and response (redacted)."""
+
+    def __init__(self, client: LeafClient, context: CallContext, request: HttpRequest, number: int) -> None:
+        self.client, self.context, self.number = client, context, number
+        self.secrets = request.secrets
+        emit(context.hooks, RequestSent(client.name, client.provider, monotonic(), context.call_id, request.method,
+                                        redact_url(request.url), redact_headers(request.headers),
+                                        redact_text(request.body.decode("utf-8", "replace"), request.secrets),
+                                        request.stream, number))
+
+    def response(self, status: int, headers: Mapping[str, str], body: bytes | None, elapsed: float | None) -> None:
+        client = self.client
+        text = None if body is None else redact_text(body[:64_000].decode("utf-8", "replace"), self.secrets)
+        now = monotonic()
+        emit(self.context.hooks, ResponseReceived(
+            client.name, client.provider, now, self.context.call_id, status, redact_headers(headers), text,
+            elapsed if elapsed is not None else 0.0, headers.get(client.adapter.request_id_header), self.number))
+
+
+def _cancel_scope(context: CallContext) -> tuple[Callable[[], None], Any]:
+    """An AbortScope that the call's cancel token aborts, and how to unregister it."""
+    if context.cancel is None:
+        return _noop, contextlib.nullcontext()
+    scope = AbortScope(parent=AbortScope.current())
+    return context.cancel.on_cancel(scope.abort), scope
+
+
+def _noop() -> None:
+    return None
+
+
+def _estimate_tokens(request: ChatRequest) -> int:
+    """A rough token estimate for rate limiting: prompt characters / 4 plus the answer's budget."""
+    prompt = sum(len(m.text) for m in request.messages) // 4
+    answer = request.params.get("max_tokens") or request.params.get("max_completion_tokens") or 256
+    return int(prompt + answer)
 
 
 def _has_content(chunk: Chunk) -> bool:

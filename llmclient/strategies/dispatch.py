@@ -22,10 +22,11 @@ from dataclasses import fields, replace
 from time import monotonic
 from typing import Any, Callable, Iterator, Sequence
 
-from ..client import CallContext, Client, Stream, StreamAccumulator
+from ..client import CallContext, Client
 from ..errors import CancelledError, FinishReasonError, LLMError, LLMTimeoutError, TransportError
 from ..models import Attempt, ChatRequest, Chunk, Completion
 from ..runtime import Runtime
+from ..stream import Stream, StreamAccumulator
 from ..transport import AbortScope
 
 __all__ = ["Branch", "BranchContext", "LinkedContext", "deadline_context", "internal_executor", "summarise_attempts",
@@ -93,13 +94,7 @@ class LinkedContext(CallContext):
         values = {f.name: getattr(parent, f.name) for f in fields(CallContext) if f.init}
         values.update(deadline=deadline, attempts=attempts)
         super().__init__(**values)
-        self.parent = parent
-
-    def remaining(self) -> float | None:
-        own, up = super().remaining(), self.parent.remaining()
-        if own is None or up is None:
-            return own if up is None else up
-        return min(own, up)
+        self.parent = parent  # remaining() consults it: see CallContext.remaining
 
 
 class BranchContext(LinkedContext):

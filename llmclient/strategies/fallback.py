@@ -16,11 +16,13 @@ from concurrent.futures import wait as wait_futures
 from time import monotonic
 from typing import Any, Callable, Sequence, Union
 
-from ..client import CallContext, Client, Stream
+from ..client import CallContext, Client
 from ..errors import AllClientsFailedError, CancelledError, ConfigError, LLMError, LLMTimeoutError
+from ..events import FallbackTaken, HedgeStarted, describe, emit
 from ..models import Attempt, ChatRequest, Completion
 from ..retry import NO_RETRY, RetryPolicy
 from ..runtime import Runtime
+from ..stream import Stream
 from .cooldown import Cooldown
 from .dispatch import (
     Branch,
@@ -142,7 +144,7 @@ class CompositeClient(Client):
         if remaining is not None and delay >= remaining:
             return False
         if delay > 0:
-            self.runtime.sleep(delay)
+            self.runtime.wait(delay, context.cancel)
         return True
 
     # -- the loop ---------------------------------------------------------------------
@@ -165,6 +167,20 @@ class _Call:
         self.first = len(context.attempts)
         self.next_member = owner._planner(context)
         self.last_error: LLMError | None = None
+        self.last_failed: int | None = None
+
+    def starting(self, index: int, *, hedge: bool) -> None:
+        """Tell the call's hooks that ``index`` starts after a failure (a fallback) or beside a slow one."""
+        hooks = self.context.hooks
+        if not hooks:
+            return
+        owner, name = self.owner, self.owner.member_names[index]
+        if hedge:
+            emit(hooks, HedgeStarted(owner.name, owner.provider, monotonic(), self.context.call_id, name,
+                                     owner.hedge_after_s or 0.0))
+        elif self.last_failed is not None and self.last_error is not None:
+            emit(hooks, FallbackTaken(owner.name, owner.provider, monotonic(), self.context.call_id,
+                                      owner.member_names[self.last_failed], name, describe(self.last_error)))
 
     def resolve(self, index: int) -> Client | None:
         """The member's client; a build failure is recorded as an attempt and gives None."""
@@ -175,6 +191,7 @@ class _Call:
             err.with_context(client_name=name)
             self.context.attempts.append(Attempt(name, err.provider or "unknown", 0.0, err, None))
             self.last_error = err
+            self.last_failed = index
             log.warning("%s %r: member %s cannot be built (%s); skipping it", self.owner.provider, self.owner.name,
                         name, err.message)
             return None
@@ -182,6 +199,7 @@ class _Call:
     def failed(self, index: int, error: LLMError) -> None:
         """Count a member's failure; raise when the call must end now rather than move on."""
         self.last_error = error
+        self.last_failed = index
         self.owner.cooldown.failed(index, error)
         if expired(self.context):
             raise self.timed_out() from error
@@ -221,13 +239,23 @@ class _Call:
             client = self.resolve(index)
             if client is None:
                 continue
+            self.starting(index, hedge=False)
+            before, started = len(self.context.attempts), monotonic()
             try:
                 result = client.open_stream(self.request, self.context) if self.stream else \
                     client.invoke(self.request, self.context)
             except LLMError as err:
+                self._record_if_silent(client, before, started, err)
                 self.failed(index, err)
                 continue
+            self._record_if_silent(client, before, started, None)
             return self.succeeded(index, result)
+
+    def _record_if_silent(self, client: Client, before: int, started: float, error: LLMError | None) -> None:
+        """Record the attempt of a member that records none itself (a custom Client subclass)."""
+        if len(self.context.attempts) == before:
+            self.context.attempts.append(Attempt(client.name, client.provider, monotonic() - started, error,
+                                                 error.status_code if error is not None else None))
 
     # -- members run as branches: a deadline to keep, or hedges to start ----------------------
     def run_branches(self) -> Any:
@@ -297,6 +325,7 @@ class _Call:
             client = self.resolve(index)
             if client is None:
                 continue
+            self.starting(index, hedge=hedge)
             running.append(Branch(self.owner.runtime, index, client, self.request, self.context,
                                   stream=self.stream))
             return True

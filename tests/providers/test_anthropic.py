@@ -11,7 +11,6 @@ from typing import Any, Iterator
 import pytest
 import responses
 
-from llmclient.client import StreamAccumulator
 from llmclient.config.loader import load_config
 from llmclient.errors import (
     AuthError,
@@ -26,6 +25,7 @@ from llmclient.models import ChatRequest, Chunk, ImagePart, Message, TextPart, T
 from llmclient.providers.anthropic import AnthropicAdapter, AnthropicClient, AnthropicStreamDecoder
 from llmclient.providers.google import GoogleAIClient
 from llmclient.retry import RetryPolicy
+from llmclient.stream import StreamAccumulator
 from llmclient.testing import FakeLLMServer, Fault
 
 KEY = "sk-ant-DISTINCTIVE-0123456789"

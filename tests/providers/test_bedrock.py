@@ -222,7 +222,7 @@ TOOL_STREAM = _frames(
 
 
 def _accumulate(data: bytes, step: int) -> llmclient.Completion:
-    from llmclient.client import StreamAccumulator
+    from llmclient.stream import StreamAccumulator
 
     decoder = BedrockStreamDecoder(MODEL, ())
     acc = StreamAccumulator()

@@ -10,7 +10,6 @@ from typing import Any, Iterator
 import pytest
 import responses
 
-from llmclient.client import StreamAccumulator
 from llmclient.errors import (
     AuthError,
     ConfigError,
@@ -24,6 +23,7 @@ from llmclient.models import ChatRequest, ImagePart, Message, TextPart, Tool, To
 from llmclient.providers.gemini import GeminiStreamDecoder
 from llmclient.providers.google import GoogleAIAdapter, GoogleAIClient
 from llmclient.retry import RetryPolicy
+from llmclient.stream import StreamAccumulator
 from llmclient.testing import FakeLLMServer, Fault
 
 KEY = "AIza-DISTINCTIVE-0123456789"

@@ -21,9 +21,9 @@ from llmclient import (
     ToolCall,
     Usage,
 )
-from llmclient.client import StreamAccumulator
 from llmclient.models import Chunk
 from llmclient.providers.openai import OpenAIAdapter, OpenAIStreamDecoder
+from llmclient.stream import StreamAccumulator
 
 RECORDED = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "openai").glob("*.sse"))
 URL = "https://api.openai.com/v1/chat/completions"

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from llmclient.client import CallContext, Client, Stream, chunks_of
+from llmclient.client import CallContext, Client
 from llmclient.errors import LLMError
 from llmclient.models import Attempt, ChatRequest, Completion
 from llmclient.providers.openai import OpenAIGenericClient
 from llmclient.retry import RetryPolicy
 from llmclient.runtime import Runtime
+from llmclient.stream import Stream, chunks_of
 from llmclient.testing import FakeLLMServer
 
 

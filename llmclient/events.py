@@ -1,0 +1,264 @@
+"""What a call did, as typed events for hooks, and a Collector that keeps them per call.
+
+Pass ``on_event=callable`` (or a list) to a client, or to one call, and it receives each
+event as it happens: a request sent, a response received, a retry scheduled (with its delay
+and reason), a fallback taken, a hedge started, each stream chunk, and the call finished.
+Every event carries the client and provider names and a ``time.monotonic()`` timestamp;
+request and response metadata are redacted before they reach a hook. A hook that raises is
+logged and ignored: observing a call never breaks it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Union
+
+from .errors import LLMError
+from .models import Completion, Usage
+
+__all__ = [
+    "Event",
+    "RequestSent",
+    "ResponseReceived",
+    "AttemptFailed",
+    "RetryScheduled",
+    "FallbackTaken",
+    "HedgeStarted",
+    "StreamChunk",
+    "CallFinished",
+    "EventHook",
+    "Collector",
+    "CallLog",
+    "AttemptLog",
+    "emit",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event: which client, which provider, when (monotonic seconds)."""
+
+    client_name: str
+    provider: str
+    at: float
+    call_id: int
+
+
+@dataclass(frozen=True)
+class RequestSent(Event):
+    """An HTTP request left for the provider (headers and URL redacted)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: str
+    stream: bool
+    attempt: int
+
+
+@dataclass(frozen=True)
+class ResponseReceived(Event):
+    """An HTTP answer arrived (for a stream: its headers and first content)."""
+
+    status_code: int | None
+    headers: Mapping[str, str]
+    body: str | None
+    elapsed_s: float
+    request_id: str | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class AttemptFailed(Event):
+    """An attempt ended in ``error`` (whether or not it will be retried)."""
+
+    error: LLMError
+    elapsed_s: float
+    attempt: int
+
+
+@dataclass(frozen=True)
+class RetryScheduled(Event):
+    """An attempt failed and the retry policy will try again after ``delay_s``."""
+
+    delay_s: float
+    retry_number: int
+    reason: str
+    error: LLMError
+
+
+@dataclass(frozen=True)
+class FallbackTaken(Event):
+    """A composite moved from one member to the next (``client_name`` is the composite)."""
+
+    from_client: str
+    to_client: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class HedgeStarted(Event):
+    """A fallback started ``to_client`` in parallel because the current one was slow."""
+
+    to_client: str
+    after_s: float
+
+
+@dataclass(frozen=True)
+class StreamChunk(Event):
+    """One chunk reached the caller; ``index`` counts from 0."""
+
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class CallFinished(Event):
+    """A top-level call ended, with its completion or its error."""
+
+    completion: Completion | None
+    error: LLMError | None
+    latency_s: float
+    usage: Usage = field(default_factory=Usage)
+
+
+EventHook = Callable[[Event], None]
+Hooks = Union[EventHook, Iterable[EventHook], None]
+
+
+def as_hooks(hooks: Hooks) -> tuple[EventHook, ...]:
+    """Normalise ``None``, one callable or several into a tuple."""
+    if hooks is None:
+        return ()
+    if callable(hooks):
+        return (hooks,)
+    return tuple(hooks)
+
+
+def emit(hooks: tuple[EventHook, ...], event: Event) -> None:
+    """Deliver ``event`` to every hook; a hook that raises is logged, never propagated."""
+    for hook in hooks:
+        try:
+            hook(event)
+        except Exception:  # a broken hook must not break the call it observes
+            log.exception("event hook %r raised on %s; ignored", hook, type(event).__name__)
+
+
+@dataclass
+class AttemptLog:
+    """One HTTP attempt of a call, as a Collector saw it."""
+
+    client_name: str
+    provider: str
+    url: str
+    request_body: str
+    started_at: float
+    status_code: int | None = None
+    response_body: str | None = None
+    time_to_first_token_s: float | None = None
+    total_s: float | None = None
+    error: LLMError | None = None
+    selected: bool = False
+
+
+@dataclass
+class CallLog:
+    """Everything one call did: its attempts (the selected one marked), outcome and usage."""
+
+    call_id: int
+    attempts: list[AttemptLog] = field(default_factory=list)
+    retries: list[RetryScheduled] = field(default_factory=list)
+    fallbacks: list[FallbackTaken] = field(default_factory=list)
+    completion: Completion | None = None
+    error: LLMError | None = None
+    latency_s: float | None = None
+
+    @property
+    def usage(self) -> Usage:
+        """The call's token usage (zero when it failed)."""
+        return self.completion.usage if self.completion is not None else Usage()
+
+    @property
+    def selected(self) -> AttemptLog | None:
+        """The attempt whose answer the call returned."""
+        return next((a for a in self.attempts if a.selected), None)
+
+
+class Collector:
+    """An event hook that keeps a log per call; attach it with ``on_event=collector``.
+
+    Thread-safe: one collector may watch many concurrent calls. ``calls`` lists the calls
+    in the order they started; ``usage`` totals the tokens of every finished call.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[int, CallLog] = {}
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            call = self._calls.setdefault(event.call_id, CallLog(event.call_id))
+            if isinstance(event, RequestSent):
+                call.attempts.append(AttemptLog(event.client_name, event.provider, event.url, event.body, event.at))
+            elif isinstance(event, (ResponseReceived, AttemptFailed)):
+                attempt = next((a for a in reversed(call.attempts) if a.client_name == event.client_name
+                                and a.total_s is None), None)
+                if attempt is None:
+                    return
+                if isinstance(event, ResponseReceived):
+                    attempt.status_code = event.status_code
+                    attempt.response_body = event.body
+                    attempt.time_to_first_token_s = event.at - attempt.started_at
+                    if event.status_code is not None and event.status_code < 300:
+                        attempt.total_s = event.elapsed_s
+                else:
+                    attempt.error = event.error
+                    attempt.status_code = attempt.status_code or event.error.status_code
+                    attempt.total_s = event.elapsed_s
+            elif isinstance(event, RetryScheduled):
+                call.retries.append(event)
+            elif isinstance(event, FallbackTaken):
+                call.fallbacks.append(event)
+            elif isinstance(event, CallFinished):
+                call.completion, call.error, call.latency_s = event.completion, event.error, event.latency_s
+                if event.completion is not None:
+                    chosen = [a for a in call.attempts if a.error is None and a.status_code is not None
+                              and a.client_name == event.completion.client_name]
+                    if chosen:
+                        chosen[-1].selected = True
+
+    @property
+    def calls(self) -> list[CallLog]:
+        """The calls seen so far, in the order they started."""
+        with self._lock:
+            return list(self._calls.values())
+
+    @property
+    def last(self) -> CallLog | None:
+        """The most recent call, or None."""
+        with self._lock:
+            return next(reversed(self._calls.values()), None) if self._calls else None
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens used by every finished call, summed."""
+        total = Usage()
+        for call in self.calls:
+            total = total + call.usage
+        return total
+
+    def clear(self) -> None:
+        """Forget every call."""
+        with self._lock:
+            self._calls.clear()
+
+
+def describe(value: Any) -> str:
+    """A short reason for a retry or fallback: the error class and status."""
+    if isinstance(value, LLMError):
+        return f"{type(value).__name__}" + (f" (HTTP {value.status_code})" if value.status_code else "")
+    return str(value)
