@@ -7,9 +7,7 @@ module, and so that a plug-in provider is registered exactly like these.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
-from ..client import Client
 from ..providers.anthropic import AnthropicClient
 from ..providers.azure import AzureOpenAIClient
 from ..providers.bedrock import BedrockClient
@@ -18,23 +16,18 @@ from ..providers.openai import OpenAIClient, OpenAIGenericClient
 from ..providers.vertex import VertexAIClient
 from ..strategies.fallback import build_fallback
 from ..strategies.round_robin import build_round_robin
-from .registry import register_builder
+from .registry import leaf_builder, register_builder
 
 __all__: list[str] = []
 
 
-def _leaf(cls: Any, name: str, options: dict[str, Any], **kw: Any) -> Client:
-    client: Client = cls(name=name, runtime=kw["runtime"], retry_policy=kw["retry_policy"], **options)
-    return client
-
-
-register_builder("openai", partial(_leaf, OpenAIClient))
-register_builder("azure-openai", partial(_leaf, AzureOpenAIClient))
-register_builder("anthropic", partial(_leaf, AnthropicClient))
-register_builder("google-ai", partial(_leaf, GoogleAIClient))
-register_builder("aws-bedrock", partial(_leaf, BedrockClient))
-register_builder("vertex-ai", partial(_leaf, VertexAIClient))
+register_builder("openai", leaf_builder(OpenAIClient))
+register_builder("azure-openai", leaf_builder(AzureOpenAIClient))
+register_builder("anthropic", leaf_builder(AnthropicClient))
+register_builder("google-ai", leaf_builder(GoogleAIClient))
+register_builder("aws-bedrock", leaf_builder(BedrockClient))
+register_builder("vertex-ai", leaf_builder(VertexAIClient))
 for _provider in ("openai-generic", "ollama", "openrouter"):
-    register_builder(_provider, partial(_leaf, partial(OpenAIGenericClient, provider=_provider)))
+    register_builder(_provider, leaf_builder(partial(OpenAIGenericClient, provider=_provider)))
 register_builder("fallback", build_fallback)
 register_builder("round-robin", build_round_robin)

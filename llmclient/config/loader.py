@@ -48,7 +48,8 @@ def read_config(source: ConfigSource) -> tuple[dict[str, Any], str]:
     return data, str(path)
 
 
-def load_config(source: ConfigSource, *, max_workers: int | None = None, on_event: Any = None) -> Registry:
+def load_config(source: ConfigSource, *, max_workers: int | None = None, on_event: Any = None,
+                auth: Mapping[str, Any] | None = None) -> Registry:
     """Load, validate and canonicalise a config, and return the registry of its clients.
 
     Args:
@@ -58,6 +59,8 @@ def load_config(source: ConfigSource, *, max_workers: int | None = None, on_even
             config's ``settings.max_workers``; default 32).
         on_event: Event hooks (a callable, a list, or a ``Collector``) that see every
             call of every client of the registry.
+        auth: ``{client name: AuthProvider}``: replaces those clients' built-in auth
+            (a corporate gateway token, an Azure Entra ID token provider...).
 
     Raises:
         ConfigError: Listing every problem with its JSON path; never a secret's value.
@@ -67,4 +70,4 @@ def load_config(source: ConfigSource, *, max_workers: int | None = None, on_even
     for warning in reference_warnings(raw):
         log.warning("%s: %s (that member will be skipped when tried)", name, warning)
     config = canonicalize(raw)
-    return Registry(config, max_workers=max_workers, source=name, on_event=on_event)
+    return Registry(config, max_workers=max_workers, source=name, on_event=on_event, auth=auth)

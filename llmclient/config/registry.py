@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Mapping
 
+from ..auth.base import AuthProvider
 from ..client import Client
 from ..errors import ConfigError
 from ..retry import RetryPolicy
@@ -30,10 +31,11 @@ def register_builder(provider: str, builder: ClientBuilder) -> None:
 
 
 def leaf_builder(client_class: Callable[..., Client]) -> ClientBuilder:
-    """A builder that calls ``client_class(name=, runtime=, retry_policy=, **options)``."""
+    """A builder that calls ``client_class(name=, runtime=, retry_policy=, [auth=,] **options)``."""
     def build(name: str, options: dict[str, Any], *, runtime: Runtime, retry_policy: RetryPolicy | None,
-              registry: Registry) -> Client:
-        return client_class(name=name, runtime=runtime, retry_policy=retry_policy, **options)
+              registry: Registry, auth: AuthProvider | None = None) -> Client:
+        extra = {"auth": auth} if auth is not None else {}
+        return client_class(name=name, runtime=runtime, retry_policy=retry_policy, **extra, **options)
 
     return build
 
@@ -75,10 +77,12 @@ class Registry:
         source: Where the config came from, for messages.
         runtime: Share an existing runtime instead of creating one.
         on_event: Event hooks (or a ``Collector``) that see every call of every client.
+        auth: ``{client name: AuthProvider}``: replaces those clients' built-in auth.
     """
 
     def __init__(self, config: Mapping[str, Any], *, max_workers: int | None = None, source: str = "config",
-                 runtime: Runtime | None = None, on_event: Any = None) -> None:
+                 runtime: Runtime | None = None, on_event: Any = None,
+                 auth: Mapping[str, AuthProvider] | None = None) -> None:
         self._config: dict[str, Any] = {**config, "clients": dict(config.get("clients") or {})}
         self.source = source
         workers = max_workers or (config.get("settings") or {}).get("max_workers") or DEFAULT_MAX_WORKERS
@@ -89,6 +93,7 @@ class Registry:
         self._building: list[str] = []
         self._lock = threading.RLock()
         self._primary: str | None = None
+        self._auth: dict[str, AuthProvider] = dict(auth or {})
         _check_cycles(self._config.get("clients") or {}, self.source)
 
     def names(self) -> list[str]:
@@ -96,11 +101,13 @@ class Registry:
         return list(self._config["clients"])
 
     def add(self, name: str, *, provider: str, options: Mapping[str, Any] | None = None,
-            retry_policy: str | None = None) -> Client:
+            retry_policy: str | None = None, auth: AuthProvider | None = None) -> Client:
         """Add a client at runtime, or replace (shadow) the one of that name; returns it built.
 
         The client is validated like a config entry. Clients already built are rebuilt on
         next use, so composites pick up the replacement.
+
+        ``auth`` replaces the provider's built-in auth (see :class:`~llmclient.AuthProvider`).
 
         Raises:
             ConfigError: Invalid options, an unknown provider or retry policy, or a cycle.
@@ -119,6 +126,8 @@ class Registry:
             _check_cycles(clients, self.source)
             self._config["clients"] = clients
             self._clients.clear()
+            if auth is not None:
+                self._auth[name] = auth
         return self.client(name)
 
     def set_primary(self, name: str) -> None:
@@ -172,9 +181,15 @@ class Registry:
             self._building.append(name)
             try:
                 policy_name = spec.get("retry_policy")
+                extra: dict[str, Any] = {}
+                if name in self._auth:
+                    if spec["provider"] in ("fallback", "round-robin"):
+                        raise ConfigError(f"{self.source}: auth is given for {name!r}, a {spec['provider']} client: "
+                                          "give it for its members instead")
+                    extra["auth"] = self._auth[name]
                 built = builder_for(spec["provider"])(
                     name, dict(spec.get("options") or {}), runtime=self.runtime,
-                    retry_policy=self.retry_policy(policy_name) if policy_name else None, registry=self)
+                    retry_policy=self.retry_policy(policy_name) if policy_name else None, registry=self, **extra)
             except ConfigError as err:
                 if not err.client_name:
                     err.client_name = name

@@ -102,3 +102,33 @@ def test_shorthand_is_accepted_as_a_composite_member(fake_llm_server: FakeLLMSer
                        "A": {"provider": "openai-generic", "options": {"base_url": fake_llm_server.openai_base_url}}}}
     llmclient.config.schema.validate_config(cfg)
     assert llmclient.config.schema.reference_warnings(cfg) == []
+
+
+class HeaderToken(llmclient.AuthProvider):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def apply(self, request: llmclient.HttpRequest) -> llmclient.HttpRequest:
+        return request.with_headers({"Authorization": f"Bearer {self.token}"}, secrets=[self.token])
+
+
+def test_auth_replaces_a_config_clients_builtin_auth(fake_llm_server: FakeLLMServer) -> None:
+    cfg = config(fake_llm_server.openai_base_url)
+    cfg["clients"]["A"]["options"]["api_key"] = "from-config"
+    with llmclient.load_config(cfg, auth={"A": HeaderToken("gateway-token-1")}) as registry:
+        registry.client("A").complete("x")
+        assert fake_llm_server.requests[-1].headers["authorization"] == "Bearer gateway-token-1"
+        registry.client("B").complete("y")  # B keeps its own (none)
+        assert "authorization" not in fake_llm_server.requests[-1].headers
+        registry.add("C", provider="openai-generic", options={"base_url": fake_llm_server.openai_base_url},
+                     auth=HeaderToken("gateway-token-2"))
+        registry.client("C").complete("z")
+        assert fake_llm_server.requests[-1].headers["authorization"] == "Bearer gateway-token-2"
+
+
+def test_auth_on_a_composite_is_refused() -> None:
+    cfg = {"clients": {"A": {"provider": "openai-generic", "options": {"base_url": "http://h"}},
+                       "F": {"provider": "fallback", "options": {"strategy": ["A"]}}}}
+    with llmclient.load_config(cfg, auth={"F": HeaderToken("t")}) as registry:
+        with pytest.raises(llmclient.ConfigError, match="give it for its members"):
+            registry.client("F")
