@@ -10,7 +10,7 @@ import pytest
 
 import llmclient
 from llmclient.cancel import CancelToken
-from llmclient.testing import Fault, FakeLLMServer
+from llmclient.testing import FakeLLMServer, Fault
 
 
 def cancel_after(token: CancelToken, seconds: float) -> threading.Timer:

@@ -20,7 +20,7 @@ from llmclient.events import (
     RetryScheduled,
     StreamChunk,
 )
-from llmclient.testing import Fault, FakeLLMServer
+from llmclient.testing import FakeLLMServer, Fault
 
 KEY = "sk-event-test-key-0123456789"
 

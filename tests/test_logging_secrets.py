@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import llmclient
-from llmclient.testing import Fault, FakeLLMServer
+from llmclient.testing import FakeLLMServer, Fault
 
 SECRETS = {
     "openai": "sk-openai-secret-1111111111",

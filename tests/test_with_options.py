@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import llmclient
-from llmclient.testing import Fault, FakeLLMServer
+from llmclient.testing import FakeLLMServer, Fault
 
 
 def test_defaults_apply_and_a_call_overrides_them(fake_llm_server: FakeLLMServer) -> None:

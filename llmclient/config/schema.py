@@ -411,14 +411,17 @@ def _jsonschema() -> Any:
     return importlib.import_module("jsonschema")
 
 
+#: Where the schemas are in a source checkout (setup.py installs them as ``llmclient.schemas``).
+_SOURCE_TREE_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+
 def _schema_text(filename: str) -> str:
     """Read a schema file from the installed package, or from the source tree."""
     try:
         package = resources.files("llmclient.schemas")
         return package.joinpath(filename).read_text(encoding="utf-8")
     except ModuleNotFoundError:
-        source_tree = Path(__file__).resolve().parents[2] / "schemas"
-        return (source_tree / filename).read_text(encoding="utf-8")
+        return (_SOURCE_TREE_SCHEMAS / filename).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)

@@ -142,6 +142,8 @@ def test_schema_text_falls_back_to_source_tree(monkeypatch: pytest.MonkeyPatch) 
         raise ModuleNotFoundError(package)
 
     monkeypatch.setattr(schema.resources, "files", files)
+    # This repository's own schemas/, wherever the package under test is installed.
+    monkeypatch.setattr(schema, "_SOURCE_TREE_SCHEMAS", Path(__file__).resolve().parents[2] / "schemas")
     assert json.loads(schema._schema_text("common.json"))["$defs"]["env_ref"]["required"] == ["env"]
 
 
