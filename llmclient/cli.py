@@ -1,4 +1,4 @@
-"""The ``llmclient`` command: run, validate, demo and fake-server.
+"""The ``llmclient`` command: run, batch, validate, demo and fake-server.
 
 Exit codes: 0 success, 1 the call failed (an LLMError, printed to stderr), 2 a bad command
 line or config.
@@ -33,6 +33,18 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="show the main job against the built-in fake provider (no API key needed)")
 
+    batch = commands.add_parser("batch", help="run a JSONL file of requests through a client (resumable)")
+    batch.add_argument("--config", required=True, help="a .json or .baml config, or a folder of .baml files")
+    batch.add_argument("--client", required=True, help="the client's name in the config")
+    batch.add_argument("--input", required=True, help='JSONL: {"id", "messages" or "prompt", "params"?} per line')
+    batch.add_argument("--output", required=True, help="JSONL results; an existing file is resumed")
+    batch.add_argument("--workers", type=int, default=32, help="calls in flight (default 32)")
+    batch.add_argument("--requests-per-minute", type=float, default=None)
+    batch.add_argument("--tokens-per-minute", type=float, default=None)
+    batch.add_argument("--progress-every", type=float, default=10.0, help="seconds between progress log lines")
+    batch.add_argument("--dask", metavar="SCHEDULER_ADDRESS", default=None, help="run on this Dask cluster")
+    batch.add_argument("--max-concurrency", type=int, default=None, help="with --dask: cluster-wide calls in flight")
+
     fake = commands.add_parser("fake-server", help="serve the fake provider on 127.0.0.1 until Ctrl-C")
     fake.add_argument("--port", type=int, default=0)
     fake.add_argument("--api-key", default=None, help="require this key")
@@ -48,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "validate":
             return _validate(args.config)
+        if args.command == "batch":
+            return _batch(args)
         if args.command == "demo":
             from .demo import run_demo
 
@@ -78,6 +92,30 @@ def _run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(client.complete(args.prompt, **params).text + "\n")
     return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    """Exit 0 when every line has a successful record, 1 when some failed, 130 when interrupted."""
+    import logging
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.dask:
+        from .batch import run_dask
+
+        summary = run_dask(args.config, args.input, args.output, client=args.dask, client_name=args.client,
+                           max_concurrency=args.max_concurrency, requests_per_minute=args.requests_per_minute,
+                           tokens_per_minute=args.tokens_per_minute, progress_every=args.progress_every)
+    else:
+        from .batch import run
+
+        summary = run(args.config, client=args.client, input=args.input, output=args.output, workers=args.workers,
+                      requests_per_minute=args.requests_per_minute, tokens_per_minute=args.tokens_per_minute,
+                      progress_every=args.progress_every)
+    sys.stdout.write(summary.format() + "\n")
+    if summary.interrupted or not summary.complete:
+        return 130
+    return 1 if summary.failed or summary.input_errors else 0
 
 
 def _validate(path: str) -> int:

@@ -1,0 +1,275 @@
+"""The files of a batch run: reading input lines, checking them, and the append-only output with resume.
+
+Input is streamed line by line (never the whole file in memory). Before any call, one pass
+checks for duplicate ids (keeping only the ids) and counts the lines. The output is a JSONL
+file appended to as lines finish; on resume it is read back once to learn which ids are done
+(keeping only their set) and a truncated or unreadable tail left by a crash is cut off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Union
+
+from ..errors import ConfigError
+
+__all__ = ["InputLine", "InputScan", "DuplicateIdError", "OutputFile", "LineId", "PathLike", "read_input",
+           "scan_input", "read_done", "DoneSet", "input_error_record", "estimate_tokens", "dumps"]
+
+log = logging.getLogger(__name__)
+
+LineId = Union[str, int]
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: How many duplicate ids an error message lists.
+_MAX_LISTED = 20
+
+
+class DuplicateIdError(ConfigError):
+    """The input names the same id more than once (found before any call is made).
+
+    Attributes:
+        duplicates: Each duplicated id with the line numbers it appears on.
+    """
+
+    def __init__(self, path: str, duplicates: dict[LineId, list[int]]) -> None:
+        self.duplicates = duplicates
+        problems = [f"id {key!r} on lines {', '.join(map(str, lines))}"
+                    for key, lines in list(duplicates.items())[:_MAX_LISTED]]
+        if len(duplicates) > _MAX_LISTED:
+            problems.append(f"... and {len(duplicates) - _MAX_LISTED} more")
+        super().__init__(f"{path}: {len(duplicates)} id(s) appear more than once", problems=problems)
+
+
+@dataclass(frozen=True, slots=True)
+class InputLine:
+    """One non-blank input line: a call to make, or the reason it cannot be made.
+
+    Attributes:
+        line: 1-based line number in the input file.
+        id: The line's id (None when it has none or is not JSON).
+        messages: ``messages`` (a list) or ``prompt`` (a string) as given.
+        params: Per-line call parameters.
+        problem: Why the line is malformed (None when it is fine).
+    """
+
+    line: int
+    id: LineId | None
+    messages: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+
+
+def _parse(line_number: int, raw: bytes) -> InputLine:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        return InputLine(line_number, None, problem=f"line {line_number}: invalid JSON ({exc})")
+    if not isinstance(data, dict):
+        return InputLine(line_number, None, problem=f"line {line_number}: not a JSON object")
+    key = data.get("id")
+    if isinstance(key, bool) or not isinstance(key, (str, int)) or key == "":
+        return InputLine(line_number, None, problem=f"line {line_number}: no 'id' (a non-empty string or an integer)")
+    params = data.get("params", {})
+    if not isinstance(params, dict):
+        return InputLine(line_number, key, problem=f"line {line_number}: 'params' must be an object")
+    messages = data.get("messages")
+    if messages is None:
+        messages = data.get("prompt")
+        if not isinstance(messages, str) or not messages:
+            return InputLine(line_number, key, problem=f"line {line_number}: neither 'messages' nor 'prompt'")
+    elif not isinstance(messages, list) or not messages:
+        return InputLine(line_number, key, problem=f"line {line_number}: 'messages' must be a non-empty list")
+    return InputLine(line_number, key, messages, params)
+
+
+def read_input(path: PathLike) -> Iterator[InputLine]:
+    """Yield every non-blank line of ``path`` in order, parsed (malformed lines carry a ``problem``)."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if raw.strip():
+                yield _parse(number, raw)
+
+
+@dataclass(slots=True)
+class InputScan:
+    """What the checking pass learnt: non-blank lines, malformed ones, and those already done."""
+
+    lines: int = 0
+    malformed: int = 0
+    done: int = 0
+
+
+def scan_input(path: PathLike, *, done: DoneSet | None = None) -> InputScan:
+    """Count the lines and check that no id repeats, before any call is made.
+
+    Args:
+        path: The JSONL input.
+        done: What the output already has, to count the lines a resumed run will skip.
+
+    Raises:
+        DuplicateIdError: Some ids appear more than once (listed with their line numbers).
+        ConfigError: The input cannot be read.
+    """
+    first_seen: dict[LineId, int] = {}
+    duplicates: dict[LineId, list[int]] = {}
+    scan = InputScan()
+    try:
+        for item in read_input(path):
+            scan.lines += 1
+            if item.problem is not None:
+                scan.malformed += 1
+            if done is not None and done.has(item):
+                scan.done += 1
+            if item.id is None:
+                continue
+            seen = first_seen.setdefault(item.id, item.line)
+            if seen != item.line:
+                duplicates.setdefault(item.id, [seen]).append(item.line)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the input ({exc.strerror})") from None
+    if duplicates:
+        raise DuplicateIdError(str(path), duplicates)
+    return scan
+
+
+@dataclass(slots=True)
+class DoneSet:
+    """The ids (and, for id-less malformed lines, the line numbers) the output already has."""
+
+    ids: set[LineId] = field(default_factory=set)
+    lines: set[int] = field(default_factory=set)
+
+    def has(self, item: InputLine) -> bool:
+        return item.id in self.ids if item.id is not None else item.line in self.lines
+
+    def __len__(self) -> int:
+        return len(self.ids) + len(self.lines)
+
+
+def read_done(path: PathLike, *, repair: bool = True) -> DoneSet:
+    """Read an existing output: what is done, and cut a crash's truncated tail off.
+
+    A record counts when it is a complete line (ends with a newline) holding a JSON object
+    with an ``id``. Everything after the last such record (a line cut short by a kill, or
+    garbage) is truncated away when ``repair`` is true, so that appending starts on a clean
+    line; a bad line in the middle is kept and logged.
+    """
+    done = DoneSet()
+    if not os.path.exists(path):
+        return done
+    good_end = offset = 0
+    bad_lines = pending_bad = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            offset += len(raw)
+            record = None
+            if raw.endswith(b"\n"):
+                try:
+                    record = json.loads(raw)
+                except ValueError:
+                    record = None
+            if isinstance(record, dict) and "id" in record:
+                key = record["id"]
+                if isinstance(key, (str, int)) and not isinstance(key, bool):
+                    done.ids.add(key)
+                elif key is None and isinstance(record.get("line"), int):
+                    done.lines.add(record["line"])
+                bad_lines, pending_bad = bad_lines + pending_bad, 0
+                good_end = offset
+            elif raw.strip():
+                pending_bad += 1  # only "in the middle" once a good record follows
+    if offset > good_end:
+        if repair:
+            log.warning("%s: dropping %d byte(s) after the last complete record (an interrupted run); "
+                        "those lines will be redone", path, offset - good_end)
+            with open(path, "r+b") as handle:
+                handle.truncate(good_end)
+    if bad_lines:
+        log.warning("%s: %d unreadable line(s) in the middle of the output were kept as they are", path, bad_lines)
+    return done
+
+
+def input_error_record(item: InputLine) -> dict[str, Any]:
+    """The output record of a malformed input line (class ``InputError``)."""
+    return {"id": item.id, "line": item.line, "ok": False,
+            "error": {"class": "InputError", "status_code": None, "message": item.problem, "retryable": False,
+                      "client_name": None, "provider": None}}
+
+
+def estimate_tokens(messages: Any, params: dict[str, Any]) -> int:
+    """A rough token estimate for rate limiting: prompt characters // 4, plus ``max_tokens`` (or 256)."""
+    chars = 0
+    if isinstance(messages, str):
+        chars = len(messages)
+    elif isinstance(messages, list):
+        for message in messages:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                chars += len(content)
+            elif isinstance(content, list):
+                chars += sum(len(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    max_tokens = params.get("max_tokens") or params.get("max_completion_tokens")
+    return chars // 4 + (max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 256)
+
+
+class OutputFile:
+    """The append-only output: each record is written whole, flushed, and fsync'd at least every second.
+
+    Only one thread (the driver) writes. A record is one ``write`` of one complete line, so a
+    kill can leave at most one truncated line at the end, which :func:`read_done` removes.
+
+    Args:
+        path: The output file (created if missing).
+        fsync_every: Seconds between fsyncs (and one at :meth:`close`).
+    """
+
+    def __init__(self, path: PathLike, *, fsync_every: float = 1.0) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fsync_every = fsync_every
+        self._last_sync = time.monotonic()
+        self._dirty = False
+
+    def write(self, data: bytes) -> None:
+        """Append one record (``data`` is a complete line ending with a newline)."""
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._dirty = True
+        now = time.monotonic()
+        if now - self._last_sync >= self._fsync_every:
+            self.sync(now)
+
+    def sync(self, now: float | None = None) -> None:
+        """Force what was written to disk."""
+        if self._dirty:
+            os.fsync(self._fd)
+            self._dirty = False
+        self._last_sync = time.monotonic() if now is None else now
+
+    def close(self) -> None:
+        """Fsync and close (idempotent)."""
+        if self._fd >= 0:
+            try:
+                self.sync()
+            finally:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self) -> OutputFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def dumps(record: dict[str, Any]) -> bytes:
+    """One record as a JSONL line (UTF-8, newline-terminated)."""
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode("utf-8")

@@ -1,0 +1,232 @@
+"""What a batch run tells its user: the running tally, the progress display, and the final summary.
+
+On a terminal (and with tqdm installed) progress is a bar; otherwise it is a log line every
+few seconds (logger ``llmclient.batch.progress`` at INFO). Both show done/total, rate, ETA,
+errors so far and tokens so far. :class:`BatchSummary` is what ``run`` returns.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["BatchSummary", "Tally", "Progress", "LineResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class LineResult:
+    """One finished line, as the driver receives it (picklable: Dask workers return these).
+
+    Attributes:
+        id: The line's id (None for an id-less malformed line).
+        line: 1-based line number in the input.
+        data: The output record as a complete JSONL line.
+        outcome: ``"ok"``, ``"error"`` or ``"input_error"``.
+        error_class: The error's class name for failures.
+        client_name: The client that answered (or failed last).
+        usage: ``(input_tokens, output_tokens, total_tokens)`` of a success.
+        cancelled: The call was cut short by a second Ctrl-C: not written, redone next run.
+    """
+
+    id: Any
+    line: int
+    data: bytes
+    outcome: str
+    error_class: str | None = None
+    client_name: str | None = None
+    usage: tuple[int, int, int] = (0, 0, 0)
+    cancelled: bool = False
+
+
+@dataclass
+class BatchSummary:
+    """The outcome of a batch run (printed by ``llmclient batch``).
+
+    Attributes:
+        input: The input file.
+        output: The output file.
+        total: Non-blank input lines.
+        skipped: Lines already in the output when the run started (not redone).
+        written: Records written by this run.
+        ok: Successful calls this run.
+        failed: Calls that ended in an error this run.
+        input_errors: Malformed input lines reported this run.
+        errors_by_class: Failed calls (and input errors) by error class.
+        tokens_by_client: Per answering client: ``input_tokens``, ``output_tokens``, ``total_tokens``.
+        wall_s: Seconds from start to end of the run.
+        interrupted: None, ``"stopped"`` (one Ctrl-C: in-flight calls finished) or ``"cancelled"``
+            (two: in-flight calls were cut short and will be redone).
+    """
+
+    input: str
+    output: str
+    total: int = 0
+    skipped: int = 0
+    written: int = 0
+    ok: int = 0
+    failed: int = 0
+    input_errors: int = 0
+    errors_by_class: dict[str, int] = field(default_factory=dict)
+    tokens_by_client: dict[str, dict[str, int]] = field(default_factory=dict)
+    wall_s: float = 0.0
+    interrupted: str | None = None
+
+    @property
+    def calls(self) -> int:
+        """Calls that finished this run (successes and failures)."""
+        return self.ok + self.failed
+
+    @property
+    def calls_per_s(self) -> float:
+        """Finished calls per second of wall time."""
+        return self.calls / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def remaining(self) -> int:
+        """Lines with no record yet (run again with the same output to finish them)."""
+        return max(0, self.total - self.skipped - self.written)
+
+    @property
+    def complete(self) -> bool:
+        """Every input line now has a record in the output."""
+        return self.remaining == 0
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """Counts by outcome: ``ok``, ``error``, ``input_error``, ``skipped``, ``remaining``."""
+        return {"ok": self.ok, "error": self.failed, "input_error": self.input_errors, "skipped": self.skipped,
+                "remaining": self.remaining}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field and derived count."""
+        return {"input": self.input, "output": self.output, "total": self.total, "outcomes": self.outcomes,
+                "written": self.written, "errors_by_class": dict(self.errors_by_class),
+                "tokens_by_client": {k: dict(v) for k, v in self.tokens_by_client.items()},
+                "wall_s": round(self.wall_s, 3), "calls_per_s": round(self.calls_per_s, 2),
+                "interrupted": self.interrupted, "complete": self.complete}
+
+    def format(self) -> str:
+        """A few human-readable lines."""
+        lines = [f"batch {self.input} -> {self.output}: {self.total} line(s), {self.skipped} already done, "
+                 f"{self.written} written, {self.remaining} remaining",
+                 f"  ok {self.ok}, errors {self.failed}, input errors {self.input_errors}; "
+                 f"{self.calls} call(s) in {self.wall_s:.1f}s ({self.calls_per_s:.1f} calls/s)"]
+        if self.errors_by_class:
+            lines.append("  errors by class: " + ", ".join(f"{k} {v}" for k, v in sorted(self.errors_by_class.items())))
+        for name, usage in sorted(self.tokens_by_client.items()):
+            lines.append(f"  tokens {name}: input {usage['input_tokens']}, output {usage['output_tokens']}, "
+                         f"total {usage['total_tokens']}")
+        if self.interrupted:
+            lines.append(f"  interrupted ({self.interrupted}): run again with the same --output to finish")
+        return "\n".join(lines)
+
+
+class Tally:
+    """Folds finished lines into a :class:`BatchSummary` (driver thread only)."""
+
+    def __init__(self, summary: BatchSummary) -> None:
+        self.summary = summary
+        self.tokens = 0
+
+    @property
+    def errors(self) -> int:
+        return self.summary.failed + self.summary.input_errors
+
+    def add(self, result: LineResult) -> None:
+        s = self.summary
+        s.written += 1
+        if result.outcome == "ok":
+            s.ok += 1
+            name = result.client_name or "?"
+            usage = s.tokens_by_client.setdefault(name, {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0})
+            usage["input_tokens"] += result.usage[0]
+            usage["output_tokens"] += result.usage[1]
+            usage["total_tokens"] += result.usage[2]
+            self.tokens += result.usage[2]
+        else:
+            if result.outcome == "input_error":
+                s.input_errors += 1
+            else:
+                s.failed += 1
+            key = result.error_class or "Error"
+            s.errors_by_class[key] = s.errors_by_class.get(key, 0) + 1
+
+
+class Progress:
+    """A tqdm bar on a terminal, else an INFO log line every ``every`` seconds.
+
+    Args:
+        tally: The running tally it reports.
+        mode: None: a bar when stderr is a terminal and tqdm is installed, else log lines;
+            True: a bar whenever tqdm is installed; False: log lines only.
+        every: Seconds between log lines.
+    """
+
+    def __init__(self, tally: Tally, *, mode: bool | None = None, every: float = 10.0) -> None:
+        self.tally = tally
+        self.every = every
+        self.started = time.monotonic()
+        self._next_log = self.started + every
+        self._bar: Any = None
+        want_bar = mode if mode is not None else _stderr_is_terminal()
+        if want_bar:
+            try:
+                tqdm: Any = importlib.import_module("tqdm").tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                s = tally.summary
+                self._bar = tqdm(total=s.total, initial=s.skipped, unit="call", file=sys.stderr,
+                                 dynamic_ncols=True, smoothing=0.1, desc="batch")
+        self._last_postfix = 0.0
+
+    def update(self) -> None:
+        """Called after each record is written."""
+        if self._bar is not None:
+            self._bar.update(1)
+            now = time.monotonic()
+            if now - self._last_postfix > 0.5:
+                self._last_postfix = now
+                self._bar.set_postfix_str(f"errors={self.tally.errors} tokens={self.tally.tokens}", refresh=False)
+        else:
+            self.tick()
+
+    def tick(self) -> None:
+        """Log a progress line if one is due (called regularly by the driver)."""
+        if self._bar is None and time.monotonic() >= self._next_log:
+            self.log_line()
+
+    def log_line(self) -> None:
+        """Log where the run is now."""
+        now = time.monotonic()
+        self._next_log = now + self.every
+        s = self.tally.summary
+        elapsed = max(now - self.started, 1e-9)
+        rate = s.written / elapsed
+        done = s.skipped + s.written
+        left = max(0, s.total - done)
+        eta = f"{left / rate:.0f}s" if rate > 0 else "unknown"
+        percent = f" ({100.0 * done / s.total:.1f}%)" if s.total else ""
+        log.info("batch: %d/%d done%s, %.1f lines/s, ETA %s, %d error(s), %d token(s)", done, s.total, percent,
+                 rate, eta, self.tally.errors, self.tally.tokens)
+
+    def close(self) -> None:
+        """Close the bar (or log the last line)."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"errors={self.tally.errors} tokens={self.tally.tokens}", refresh=True)
+            self._bar.close()
+        else:
+            self.log_line()
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,320 @@
+"""The one-machine batch runner: JSONL lines through a client on the shared thread pool.
+
+The driver (the calling thread) reads input lines, waits for the rate limiter, keeps at most
+``workers`` calls in flight on the client's shared pool, and writes each finished record
+itself, so that the output has exactly one writer. Ctrl-C once stops taking new lines and
+lets in-flight calls finish; twice aborts their connections and returns at once. Either way
+the output holds only complete records, and running again with it finishes the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from concurrent.futures import CancelledError as FutureCancelled
+from concurrent.futures import Future
+from types import FrameType
+from typing import Any, Callable, Mapping, Union
+
+from ..cancel import CancelToken
+from ..client import Client
+from ..config.loader import ConfigSource, load_config
+from ..config.registry import Registry
+from ..errors import LLMError, RateLimitError
+from ..models import Attempt, Completion
+from ..ratelimit import RateLimiter
+from .jsonl import (
+    InputLine,
+    OutputFile,
+    PathLike,
+    dumps,
+    estimate_tokens,
+    input_error_record,
+    read_done,
+    read_input,
+    scan_input,
+)
+from .progress import BatchSummary, LineResult, Progress, Tally
+
+__all__ = ["run", "BatchControl", "execute_line", "ClientSource"]
+
+log = logging.getLogger(__name__)
+
+ClientSource = Union[ConfigSource, Registry, Client]
+
+
+class _Stopped(Exception):
+    """Raised through the rate limiter's wait when the run stops taking lines."""
+
+
+class BatchControl:
+    """Stop or cancel a running batch from another thread (or from SIGINT).
+
+    :meth:`stop` stops taking new lines and lets in-flight calls finish; :meth:`cancel`
+    also cuts the in-flight calls short through one :class:`~llmclient.cancel.CancelToken`
+    shared by every call of the run (sockets shut down, backoff sleeps ended); their lines
+    get no record and are redone by the next run.
+    """
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self.token = CancelToken()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self.token.cancelled
+
+    def stop(self) -> None:
+        """Take no new lines; let the calls in flight finish."""
+        self.stopping.set()
+
+    def cancel(self) -> None:
+        """Take no new lines and abort the calls in flight."""
+        self.stopping.set()
+        self.token.cancel("the batch run was cancelled")
+
+    def interrupt(self) -> None:
+        """What Ctrl-C does: stop the first time, cancel the second."""
+        if not self.stopping.is_set():
+            log.warning("batch: stopping; waiting for the calls in flight (Ctrl-C again to cancel them)")
+            self.stop()
+        elif not self.cancelled:
+            log.warning("batch: cancelling the calls in flight")
+            self.cancel()
+
+    def wait(self, seconds: float) -> None:
+        """The rate limiter's wait: ends early (raising) once the run stops."""
+        if self.stopping.wait(seconds):
+            raise _Stopped()
+
+    def install_sigint(self) -> Callable[[], None]:
+        """Route SIGINT here (main thread only); returns the function restoring the old handler."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self.interrupt()
+
+        previous = signal.signal(signal.SIGINT, handler)
+
+        def restore() -> None:
+            signal.signal(signal.SIGINT, previous)
+
+        return restore
+
+
+def _attempt(a: Attempt) -> dict[str, Any]:
+    return {"client_name": a.client_name, "provider": a.provider, "outcome": a.outcome,
+            "status_code": a.status_code, "latency_s": round(a.latency_s, 4)}
+
+
+def completion_record(item: InputLine, c: Completion, attempts: list[Attempt]) -> dict[str, Any]:
+    """The output record of a successful line."""
+    u = c.usage
+    return {"id": item.id, "line": item.line, "ok": True, "completion": {
+        "text": c.text, "finish_reason": c.finish_reason, "raw_finish_reason": c.raw_finish_reason,
+        "tool_calls": [{"id": t.id, "name": t.name, "arguments": dict(t.arguments)} for t in c.tool_calls],
+        "usage": {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens, "total_tokens": u.total_tokens,
+                  "cached_input_tokens": u.cached_input_tokens,
+                  "cache_creation_input_tokens": u.cache_creation_input_tokens,
+                  "reasoning_tokens": u.reasoning_tokens},
+        "client_name": c.client_name, "provider": c.provider, "model": c.model, "request_id": c.request_id,
+        "attempts": [_attempt(a) for a in (c.attempts or attempts)]}}
+
+
+def error_record(item: InputLine, err: BaseException, attempts: list[Attempt]) -> dict[str, Any]:
+    """The output record of a failed line (the message of an LLMError is already redacted)."""
+    if isinstance(err, LLMError):
+        error = {"class": type(err).__name__, "status_code": err.status_code, "message": err.message,
+                 "retryable": err.retryable, "client_name": err.client_name, "provider": err.provider,
+                 "code": err.code}
+    else:
+        error = {"class": type(err).__name__, "status_code": None, "message": str(err)[:500], "retryable": False,
+                 "client_name": None, "provider": None, "code": None}
+    return {"id": item.id, "line": item.line, "ok": False, "error": error,
+            "attempts": [_attempt(a) for a in attempts]}
+
+
+#: Call parameters a JSON line may not set (they are the call's own, not the provider's).
+_RESERVED_PARAMS = frozenset({"cancel", "on_event"})
+
+
+def execute_line(client: Client, item: InputLine, *, params: Mapping[str, Any] | None = None,
+                 limiter: RateLimiter | None = None, estimate: int = 0,
+                 control: BatchControl | None = None) -> LineResult:
+    """Make one line's call (through ``client.complete``) and build its record; never raises.
+
+    Runs on a pool thread (or a Dask worker). A call cut short by ``control.cancel()``
+    comes back ``cancelled`` (no record: the next run redoes it).
+    """
+    merged = {k: v for k, v in {**(params or {}), **item.params}.items() if k not in _RESERVED_PARAMS}
+    if control is not None:
+        merged["cancel"] = control.token
+    try:
+        completion = client.complete(item.messages, **merged)
+    except Exception as err:  # every failure becomes the line's error record
+        if control is not None and control.cancelled:
+            return LineResult(item.id, item.line, b"", "error", cancelled=True)
+        if not isinstance(err, LLMError):
+            log.error("batch: line %d: unexpected %s", item.line, type(err).__name__, exc_info=True)
+        if limiter is not None and isinstance(err, RateLimitError) and err.retry_after:
+            limiter.penalize(err.retry_after)
+        attempts = list(getattr(err, "attempts", None) or ())
+        return LineResult(item.id, item.line, dumps(error_record(item, err, attempts)), "error",
+                          error_class=type(err).__name__, client_name=getattr(err, "client_name", None))
+    u = completion.usage
+    if limiter is not None and u.total_tokens:
+        limiter.record(u.total_tokens, estimate=estimate)
+    return LineResult(item.id, item.line, dumps(completion_record(item, completion, [])), "ok",
+                      client_name=completion.client_name, usage=(u.input_tokens, u.output_tokens, u.total_tokens))
+
+
+def run(config_or_registry: ClientSource, client: str | None = None, input: PathLike = "", output: PathLike = "",
+        *, workers: int = 32, requests_per_minute: float | None = None, tokens_per_minute: float | None = None,
+        rate_limiter: RateLimiter | None = None, params: Mapping[str, Any] | None = None,
+        progress: bool | None = None, progress_every: float = 10.0, control: BatchControl | None = None,
+        handle_sigint: bool = True, cancel_grace: float = 10.0) -> BatchSummary:
+    """Run every line of a JSONL input through one client, appending records to a JSONL output.
+
+    Resumable: ids already in ``output`` are skipped, and a truncated last line left by a
+    killed run is removed and redone. Safe to interrupt: see :class:`BatchControl`.
+
+    Args:
+        config_or_registry: A config (dict, ``.json``/``.baml`` path), a :class:`Registry`
+            (not closed here), or a :class:`Client`.
+        client: The client's name in the config (ignored when a Client is given).
+        input: The JSONL input: ``{"id", "messages" | "prompt", "params"?}`` per line.
+        output: The JSONL output (created, or resumed when it exists).
+        workers: At most this many calls in flight (and the pool size of a loaded config).
+        requests_per_minute: Client-side request budget (token bucket).
+        tokens_per_minute: Client-side token budget; each line is estimated as its prompt
+            characters // 4 plus ``max_tokens`` (or 256), then settled with actual usage.
+        rate_limiter: Share this limiter instead (e.g. with other runs on one account).
+        params: Call parameters for every line (a line's own ``params`` win).
+        progress: None: a bar on a terminal, else log lines; True: a bar; False: log lines.
+        progress_every: Seconds between progress log lines.
+        control: Stop or cancel the run from another thread.
+        handle_sigint: Make Ctrl-C stop (then cancel) the run, when run on the main thread.
+        cancel_grace: After a cancel, seconds to wait for the aborted calls to return.
+
+    Raises:
+        DuplicateIdError: Some ids repeat in the input (before any call is made).
+        ConfigError: A bad config, an unknown client, or an unreadable input.
+    """
+    control = control or BatchControl()
+    limiter = rate_limiter or (RateLimiter(requests_per_minute, tokens_per_minute)
+                               if requests_per_minute or tokens_per_minute else None)
+    owned: Registry | None = None
+    if isinstance(config_or_registry, Client):
+        target = config_or_registry
+    elif isinstance(config_or_registry, Registry):
+        target = config_or_registry.client(_require(client))
+    else:
+        owned = load_config(config_or_registry, max_workers=workers)
+    try:
+        if owned is not None:
+            target = owned.client(_require(client))
+        return _drive(target, input, output, workers=workers, limiter=limiter, params=params, progress=progress,
+                      progress_every=progress_every, control=control, handle_sigint=handle_sigint,
+                      cancel_grace=cancel_grace)
+    finally:
+        if owned is not None:
+            owned.close()
+
+
+def _require(client: str | None) -> str:
+    if not client:
+        from ..errors import ConfigError
+
+        raise ConfigError("batch: name the client to use (client=...)")
+    return client
+
+
+def _drive(target: Client, input: PathLike, output: PathLike, *, workers: int, limiter: RateLimiter | None,
+           params: Mapping[str, Any] | None, progress: bool | None, progress_every: float, control: BatchControl,
+           handle_sigint: bool, cancel_grace: float) -> BatchSummary:
+    started = time.monotonic()
+    done = read_done(output)
+    scan = scan_input(input, done=done)
+    summary = BatchSummary(str(input), str(output), total=scan.lines, skipped=scan.done)
+    tally = Tally(summary)
+    display = Progress(tally, mode=progress, every=progress_every)
+    results: queue.SimpleQueue[tuple[Future[LineResult], InputLine]] = queue.SimpleQueue()
+    pending: set[Future[LineResult]] = set()
+    executor = target.runtime.executor
+    restore = control.install_sigint() if handle_sigint else (lambda: None)
+    log.info("batch: %d line(s) in %s, %d already done in %s", scan.lines, input, scan.done, output)
+
+    with OutputFile(output) as out:
+        def handle(result: LineResult) -> None:
+            if result.cancelled:
+                return
+            out.write(result.data)
+            tally.add(result)
+            display.update()
+
+        def drain(timeout: float | None) -> bool:
+            try:
+                future, item = results.get(timeout=timeout) if timeout is not None else results.get_nowait()
+            except queue.Empty:
+                display.tick()
+                return False
+            pending.discard(future)
+            try:
+                handle(future.result())
+            except FutureCancelled:
+                pass
+            return True
+
+        try:
+            for item in read_input(input):
+                if control.stopping.is_set():
+                    break
+                if done.has(item):
+                    continue
+                if item.problem is not None:
+                    log.warning("batch: %s", item.problem)
+                    handle(LineResult(item.id, item.line, dumps(input_error_record(item)), "input_error",
+                                      error_class="InputError"))
+                    continue
+                while len(pending) >= workers and not control.stopping.is_set():
+                    drain(0.25)
+                while drain(None):
+                    pass
+                estimate = estimate_tokens(item.messages, {**(params or {}), **item.params})
+                if limiter is not None:
+                    limiter.acquire(estimate, wait=control.wait)
+                if control.stopping.is_set():
+                    break
+                future = executor.submit(execute_line, target, item, params=params, limiter=limiter,
+                                         estimate=estimate, control=control)
+                pending.add(future)
+                future.add_done_callback(lambda f, item=item: results.put((f, item)))  # type: ignore[misc]
+        except _Stopped:
+            pass
+        finally:
+            deadline: float | None = None
+            while pending:
+                if control.cancelled:
+                    if deadline is None:
+                        for future in list(pending):
+                            future.cancel()
+                        deadline = time.monotonic() + cancel_grace
+                    elif time.monotonic() > deadline:
+                        log.warning("batch: %d cancelled call(s) did not return in time; not waiting", len(pending))
+                        break
+                drain(0.25)
+            restore()
+            summary.wall_s = time.monotonic() - started
+            if control.cancelled:
+                summary.interrupted = "cancelled"
+            elif control.stopping.is_set():
+                summary.interrupted = "stopped"
+            display.close()
+    log.info("batch: %d written (%d ok, %d errors, %d input errors), %d remaining, %.1fs", summary.written,
+             summary.ok, summary.failed, summary.input_errors, summary.remaining, summary.wall_s)
+    return summary
