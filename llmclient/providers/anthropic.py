@@ -34,7 +34,7 @@ from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
 from ..wire.sse import SSEDecoder
-from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, RolePolicy
+from .base import COMMON_OPTIONS, DeferredErrors, LeafClient, ProviderAdapter, RolePolicy
 from .status import class_for_status, describe_unexpected_body, http_error, unexpected_success_body
 
 __all__ = ["AnthropicAdapter", "AnthropicStreamDecoder", "AnthropicClient", "anthropic_usage",
@@ -248,7 +248,7 @@ class AnthropicAdapter(ProviderAdapter):
         return AnthropicStreamDecoder(self, secrets)
 
 
-class AnthropicStreamDecoder:
+class AnthropicStreamDecoder(DeferredErrors):
     """Messages API SSE events (``message_start`` ... ``message_stop``) to :class:`Chunk`.
 
     Text and thinking deltas become ``text``/``thinking``; a ``tool_use`` block becomes
@@ -280,20 +280,7 @@ class AnthropicStreamDecoder:
         return out
 
     def _chunks(self, events: list[Any]) -> list[Chunk]:
-        if self._error is not None:
-            raise self._error
-        out: list[Chunk] = []
-        for event in events:
-            try:
-                chunk = self._chunk(event.event, event.data)
-            except LLMError as err:
-                if not out:
-                    raise
-                self._error = err
-                break
-            if chunk is not None:
-                out.append(chunk)
-        return out
+        return self._decode(events, lambda event: self._chunk(event.event, event.data))
 
     def _chunk(self, name: str, data: str) -> Chunk | None:
         try:

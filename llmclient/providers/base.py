@@ -14,7 +14,7 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import replace
 from time import monotonic
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
 
 from ..auth.base import AuthProvider
 from ..client import CallContext, Client
@@ -28,7 +28,9 @@ from ..runtime import Runtime
 from ..stream import Stream, StreamAccumulator, chunks_of
 from ..transport import AbortScope, StreamingResponse, Timeouts
 
-__all__ = ["ProviderAdapter", "StreamDecoder", "LeafClient", "RolePolicy", "COMMON_OPTIONS"]
+__all__ = ["ProviderAdapter", "StreamDecoder", "DeferredErrors", "LeafClient", "RolePolicy", "COMMON_OPTIONS"]
+
+_Item = TypeVar("_Item")
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,30 @@ class StreamDecoder(Protocol):
 
     def finish(self) -> list[Chunk]:
         """Chunks left at the end of the body; raises if the body ended too early."""
+
+
+class DeferredErrors:
+    """Stream-decoder mixin: an in-stream error that follows content in the same read is
+    raised on the next call, so the content that arrived before it reaches the caller first
+    (and the error then surfaces as a StreamError carrying it)."""
+
+    _error: LLMError | None = None
+
+    def _decode(self, items: Iterable[_Item], decode_one: Callable[[_Item], Chunk | None]) -> list[Chunk]:
+        if self._error is not None:
+            raise self._error
+        out: list[Chunk] = []
+        for item in items:
+            try:
+                chunk = decode_one(item)
+            except LLMError as err:
+                if not out:
+                    raise
+                self._error = err
+                break
+            if chunk is not None:
+                out.append(chunk)
+        return out
 
 
 class ProviderAdapter(ABC):

@@ -13,6 +13,7 @@ from ..errors import AuthError, InvalidRequestError, LLMError, ProviderError, Ra
 from ..models import Chunk, ToolCallDelta, Usage
 from ..redaction import redact_text
 from ..wire.eventstream import EventFrame, EventStreamDecoder
+from .base import DeferredErrors
 from .status import class_for_status
 
 __all__ = ["BedrockStreamDecoder", "bedrock_error_class", "bedrock_usage", "STOP_REASONS"]
@@ -64,7 +65,7 @@ def bedrock_usage(usage: Mapping[str, Any] | None) -> Usage:
                  cache_creation_input_tokens=int(usage.get("cacheWriteInputTokens") or 0))
 
 
-class BedrockStreamDecoder:
+class BedrockStreamDecoder(DeferredErrors):
     """ConverseStream event frames to chunks; an exception frame raises the class it names.
 
     Text blocks have no start event; a tool block starts with ``contentBlockStart`` (id and
@@ -91,21 +92,7 @@ class BedrockStreamDecoder:
         return out
 
     def _chunks(self, frames: list[EventFrame]) -> list[Chunk]:
-        # An exception after content in the same read: hand over the content first, raise next time.
-        if self._error is not None:
-            raise self._error
-        out: list[Chunk] = []
-        for frame in frames:
-            try:
-                chunk = self._chunk(frame)
-            except LLMError as err:
-                if not out:
-                    raise
-                self._error = err
-                break
-            if chunk is not None:
-                out.append(chunk)
-        return out
+        return self._decode(frames, self._chunk)
 
     def _payload(self, frame: EventFrame) -> dict[str, Any]:
         try:

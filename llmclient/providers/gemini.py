@@ -28,7 +28,7 @@ from ..models import (
 )
 from ..redaction import redact_text
 from ..wire.sse import SSEDecoder
-from .base import RolePolicy
+from .base import DeferredErrors, RolePolicy
 from .status import class_for_status, http_error
 
 __all__ = ["GeminiStreamDecoder", "gemini_body", "gemini_contents", "gemini_completion", "gemini_error",
@@ -283,7 +283,7 @@ def gemini_error(error: Mapping[str, Any], *, provider: str, response: HttpRespo
 
 
 # -- stream -------------------------------------------------------------------------------
-class GeminiStreamDecoder:
+class GeminiStreamDecoder(DeferredErrors):
     """``alt=sse`` events, each a whole ``GenerateContentResponse`` holding only new text, to chunks.
 
     No ``[DONE]``: the stream ends with the body, which must have produced content or a
@@ -315,19 +315,14 @@ class GeminiStreamDecoder:
         return out
 
     def _chunks(self, events: list[Any]) -> list[Chunk]:
-        if self._error is not None:
-            raise self._error
-        out: list[Chunk] = []
-        try:
-            for event in events:
-                chunk = self._chunk(self._json(event.data))
-                if chunk is not None:
-                    out.append(chunk)
-            self._check_stray_lines()
-        except LLMError as err:
-            if not out:
-                raise
-            self._error = err
+        out = self._decode(events, lambda event: self._chunk(self._json(event.data)))
+        if self._error is None:
+            try:
+                self._check_stray_lines()  # a bare-JSON error spread over lines without data:
+            except LLMError as err:
+                if not out:
+                    raise
+                self._error = err
         return out
 
     def _json(self, data: str) -> Any:

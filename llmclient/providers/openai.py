@@ -36,7 +36,7 @@ from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
 from ..wire.sse import SSEDecoder
-from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, RolePolicy
+from .base import COMMON_OPTIONS, DeferredErrors, LeafClient, ProviderAdapter, RolePolicy
 from .status import class_for_status, generic_error, http_error, unexpected_success_body
 
 __all__ = ["OpenAIAdapter", "OpenAIStreamDecoder", "OpenAIClient", "OpenAIGenericClient", "openai_usage",
@@ -238,7 +238,7 @@ class OpenAIAdapter(ProviderAdapter):
         return OpenAIStreamDecoder(self, secrets)
 
 
-class OpenAIStreamDecoder:
+class OpenAIStreamDecoder(DeferredErrors):
     """Chat-completion chunks (SSE ``data:`` events ending with ``[DONE]``) to :class:`Chunk`.
 
     Choices other than index 0 are ignored; usage comes in the last chunk when
@@ -284,24 +284,9 @@ class OpenAIStreamDecoder:
                              body=redact_text(text[:2000], self._secrets))
 
     def _chunks(self, events: list[Any]) -> list[Chunk]:
-        # An error event after content in the same read: hand over the content first,
-        # raise on the next call, so that nothing that arrived is lost.
-        if self._error is not None:
-            raise self._error
-        out: list[Chunk] = []
         if events:
             self._seen_events = True
-        for event in events:
-            try:
-                chunk = self._chunk(event.data)
-            except LLMError as err:
-                if not out:
-                    raise
-                self._error = err
-                break
-            if chunk is not None:
-                out.append(chunk)
-        return out
+        return self._decode(events, lambda event: self._chunk(event.data))
 
     def _chunk(self, data: str) -> Chunk | None:
         if data == "[DONE]":
