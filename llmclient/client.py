@@ -18,7 +18,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .errors import CancelledError, LLMError
-from .events import CallFinished, EventHook, Hooks, as_hooks, emit
+from .hooks import EventHook, Hooks, as_hooks, emit
 from .models import Attempt, ChatRequest, Completion, MessagesInput, Usage, to_messages
 from .stream import Stream
 
@@ -174,6 +174,8 @@ class Client(ABC):
                   error: LLMError | None) -> None:
         hooks = context.hooks + self._own_hooks
         if hooks:
+            from .events import CallFinished
+
             emit(hooks, CallFinished(self.name, self.provider, monotonic(), context.call_id, completion,
                                              error, monotonic() - started,
                                              completion.usage if completion is not None else Usage()))

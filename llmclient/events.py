@@ -10,12 +10,12 @@ logged and ignored: observing a call never breaks it.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Union
+from typing import Any, Mapping
 
 from .errors import LLMError
+from .hooks import EventHook, Hooks, as_hooks, emit
 from .models import Completion, Usage
 
 __all__ = [
@@ -29,14 +29,13 @@ __all__ = [
     "StreamChunk",
     "CallFinished",
     "EventHook",
+    "Hooks",
+    "as_hooks",
     "Collector",
     "CallLog",
     "AttemptLog",
     "emit",
 ]
-
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class Event:
@@ -124,28 +123,6 @@ class CallFinished(Event):
     error: LLMError | None
     latency_s: float
     usage: Usage = field(default_factory=Usage)
-
-
-EventHook = Callable[[Event], None]
-Hooks = Union[EventHook, Iterable[EventHook], None]
-
-
-def as_hooks(hooks: Hooks) -> tuple[EventHook, ...]:
-    """Normalise ``None``, one callable or several into a tuple."""
-    if hooks is None:
-        return ()
-    if callable(hooks):
-        return (hooks,)
-    return tuple(hooks)
-
-
-def emit(hooks: tuple[EventHook, ...], event: Event) -> None:
-    """Deliver ``event`` to every hook; a hook that raises is logged, never propagated."""
-    for hook in hooks:
-        try:
-            hook(event)
-        except Exception:  # a broken hook must not break the call it observes
-            log.exception("event hook %r raised on %s; ignored", hook, type(event).__name__)
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable
 
-from .events import EventHook, Hooks, as_hooks
+from .hooks import EventHook, Hooks, as_hooks
 from .transport import Transport
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .errors import LLMError, StreamError
-from .events import EventHook, StreamChunk, emit
+from .hooks import EventHook, emit
 from .models import Chunk, Completion, ToolCall, ToolCallDelta, Usage
 
 if TYPE_CHECKING:
@@ -156,6 +156,8 @@ class Stream:
             raise
         self._acc.add(chunk)
         if self._hooks and self._context is not None:
+            from .events import StreamChunk
+
             emit(self._hooks, StreamChunk("", "", monotonic(), self._context.call_id, self._chunk_index, chunk.text))
             self._chunk_index += 1
         return chunk

@@ -51,7 +51,8 @@ OPENAI_FAMILY: dict[str, tuple[str | None, str | None, bool]] = {
 }
 
 #: Options read by the adapter itself; everything else is a body field.
-ADAPTER_OPTIONS = frozenset({"base_url", "api_key", "headers", "query_params", "allowed_roles", "default_role",
+ADAPTER_OPTIONS = frozenset({"base_url", "api_key", "headers", "query_params", "choice_index", "allowed_roles",
+                             "default_role",
                              "remap_roles", "allowed_role_metadata"}) | COMMON_OPTIONS
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
@@ -85,6 +86,8 @@ class OpenAIAdapter(ProviderAdapter):
         self.headers = {k: to_ref(v) for k, v in (options.get("headers") or {}).items()}
         self.query_params = {k: to_ref(v) for k, v in (options.get("query_params") or {}).items()}
         self.roles = RolePolicy(options, self.default_allowed_roles)
+        #: Which choice becomes the completion when several come back (``n`` > 1); others are ignored.
+        self.choice_index = int(options.get("choice_index") or 0)
         self.body_defaults = {k: to_ref(v) for k, v in options.items() if k not in self.adapter_options()}
 
     def adapter_options(self) -> frozenset[str]:
@@ -180,11 +183,13 @@ class OpenAIAdapter(ProviderAdapter):
         if data.get("error"):
             raise self.error_from_object(data["error"], response=response, secrets=secrets)
         choices = data.get("choices")
-        if not choices or not isinstance(choices[0], dict):
-            raise ProviderError("the answer has no choices", provider=self.provider,
+        choice = next((c for c in choices or () if isinstance(c, dict) and c.get("index", 0) == self.choice_index),
+                      None)
+        if choice is None:
+            missing = "no choices" if not choices else f"no choice with index {self.choice_index}"
+            raise ProviderError(f"the answer has {missing}", provider=self.provider,
                                 status_code=response.status_code,
                                 body=redact_text(response.body[:2000].decode("utf-8", "replace"), secrets))
-        choice = choices[0]
         message = choice.get("message") or {}
         raw_reason = choice.get("finish_reason")
         return Completion(
@@ -235,7 +240,7 @@ class OpenAIAdapter(ProviderAdapter):
             body=None if response is None else redact_text(response.body[:4000].decode("utf-8", "replace"), secrets))
 
     def stream_decoder(self, secrets: tuple[str, ...]) -> OpenAIStreamDecoder:
-        return OpenAIStreamDecoder(self, secrets)
+        return OpenAIStreamDecoder(self, secrets, self.choice_index)
 
 
 class OpenAIStreamDecoder(DeferredErrors):

@@ -560,3 +560,25 @@ def test_reprs_never_show_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     signed = c.auth.apply(c.adapter.build_request(llmclient.ChatRequest((Message("user", "x"),)), stream=False))
     assert signed.headers["Authorization"] == f"Bearer {KEY}" and KEY in signed.secrets
     assert KEY not in repr(signed)
+
+
+def test_choice_index_picks_which_choice_becomes_the_completion() -> None:
+    from llmclient.models import HttpResponse
+    from llmclient.providers.openai import OpenAIAdapter
+
+    body = {"id": "x", "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "first"}, "finish_reason": "stop"},
+        {"index": 1, "message": {"role": "assistant", "content": "second"}, "finish_reason": "length"}]}
+    response = HttpResponse(200, {}, json.dumps(body).encode())
+    assert OpenAIAdapter("openai-generic", {"base_url": "http://h"}).parse_response(response, ()).text == "first"
+    picked = OpenAIAdapter("openai-generic", {"base_url": "http://h", "choice_index": 1})
+    completion = picked.parse_response(response, ())
+    assert (completion.text, completion.finish_reason) == ("second", "length")
+    assert "choice_index" not in picked.build_request(
+        llmclient.ChatRequest(llmclient.models.to_messages("hi")), stream=False).json()
+    events = b"".join(b"data: " + json.dumps({"choices": [{"index": i, "delta": {"content": t}}]}).encode() + b"\n\n"
+                      for i, t in ((0, "a"), (1, "b"), (0, "c"), (1, "d")))
+    decoder = picked.stream_decoder(())
+    assert [c.text for c in decoder.feed(events)] == ["b", "d"]
+    with pytest.raises(llmclient.ProviderError, match="no choice with index 3"):
+        OpenAIAdapter("openai-generic", {"base_url": "http://h", "choice_index": 3}).parse_response(response, ())

@@ -1,0 +1,38 @@
+"""How event hooks are called: normalised once, delivered safely, never breaking a call.
+
+Kept apart from ``events.py`` (the event types) so that a client with no hooks attached
+never imports, builds or pays for an event.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Callable, Iterable, Union
+
+if TYPE_CHECKING:
+    from .events import Event
+
+__all__ = ["EventHook", "Hooks", "as_hooks", "emit"]
+
+log = logging.getLogger("llmclient.events")
+
+EventHook = Callable[["Event"], None]
+Hooks = Union[EventHook, Iterable[EventHook], None]
+
+
+def as_hooks(hooks: Hooks) -> tuple[EventHook, ...]:
+    """Normalise ``None``, one callable or several into a tuple."""
+    if hooks is None:
+        return ()
+    if callable(hooks):
+        return (hooks,)
+    return tuple(hooks)
+
+
+def emit(hooks: tuple[EventHook, ...], event: Event) -> None:
+    """Deliver ``event`` to every hook; a hook that raises is logged, never propagated."""
+    for hook in hooks:
+        try:
+            hook(event)
+        except Exception:  # a broken hook must not break the call it observes
+            log.exception("event hook %r raised on %s; ignored", hook, type(event).__name__)
