@@ -7,7 +7,8 @@ Against a canned local upstream in another process (``upstream.py``), it measure
   pool is sized to 32), counting urllib3's "Connection pool is full" warnings;
 * chunks per second consuming a 5,000-chunk stream (raw: ``iter_lines`` + ``json.loads``
   of each ``data:`` line);
-* the cost of ``import llmclient`` beside ``import requests`` (fresh interpreters);
+* the cost of ``import llmclient`` beside ``import requests`` (fresh interpreters), and of
+  importing it and building a first client (which is when requests is imported);
 * a fallback client whose first child refuses the connection, beside calling the second
   child directly plus the refused attempt (what the fallback itself adds).
 
@@ -199,7 +200,8 @@ def main() -> None:
     finally:
         proc.kill()
 
-    imports = (import_ms("requests", import_rounds), import_ms("llmclient", import_rounds))
+    imports = (import_ms("requests", import_rounds), import_ms("llmclient", import_rounds),
+               import_ms("llmclient; llmclient.OpenAIClient(model='m', api_key='k')", import_rounds))
 
     print(f"\nllmclient {llmclient.__version__} | Python {sys.version.split()[0]} | {os.cpu_count()} cores | "
           f"requests {requests.__version__}" + (f" | openai {openai.__version__}" if openai else ""))
@@ -211,8 +213,10 @@ def main() -> None:
         print(f"{label:<52}{raw:12.1f}{ours:12.1f}{ratio:7.2f}x{'' if theirs is None else f'{theirs:12.1f}'}"
               f"{sdk_ratio:>8}")
     print("(ratio = time relative to raw requests: 1.00x is the floor, below 1 is faster than raw)")
-    print(f"{'import (ms over an empty interpreter)':<52}{imports[0]:12.1f}{imports[1]:12.1f}"
+    print(f"{'import llmclient vs requests (ms over an empty python)':<52}{imports[0]:12.1f}{imports[1]:12.1f}"
           f"{imports[1] / imports[0]:7.2f}x")
+    print(f"{'  ... and build a first client (imports requests)':<52}{imports[0]:12.1f}{imports[2]:12.1f}"
+          f"{imports[2] / imports[0]:7.2f}x")
     direct, through, refused, raw_refused = fallback
     print(f"{'fallback past a refused connection (us/call)':<52}{direct + refused:12.1f}{through:12.1f}"
           f"{through / (direct + refused):7.2f}x")

@@ -1,8 +1,9 @@
 """llmclient: one blocking interface to every major LLM provider, with resilience built in.
 
 Only public names live here (``__all__`` is pinned by a test). Importing llmclient is cheap:
-botocore, PyJWT, cryptography and jsonschema are imported only where they are used, and each
-provider and strategy module only when its name is first used.
+requests is imported with the first client's transport; botocore, PyJWT, cryptography and
+jsonschema only where they are used; each provider and strategy module when its name is
+first used; the event types when the first hook is attached.
 """
 
 import logging

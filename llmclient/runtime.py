@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable
 
 from .hooks import EventHook, Hooks, as_hooks
-from .transport import Transport
 
 if TYPE_CHECKING:
     from .cancel import CancelToken
+    from .transport import Transport
 
 __all__ = ["Runtime", "DEFAULT_MAX_WORKERS"]
 
@@ -58,6 +58,8 @@ class Runtime:
     def transport(self) -> Transport:
         """The shared connection pool (created on first use)."""
         if self._transport is None:
+            from .transport import Transport  # requests is imported with the first transport
+
             with self._lock:
                 if self._transport is None:
                     # The shared pool's threads, plus up to twice as many internal threads of

@@ -29,7 +29,8 @@ def _heavy_in(modules: list[str]) -> list[str]:
 def test_import_llmclient_imports_no_heavy_dependency() -> None:
     modules = _modules_after("import llmclient")
     assert "llmclient" in modules
-    assert "requests" in modules
+    assert "requests" not in modules  # imported with the first transport, i.e. the first client
+    assert "llmclient.events" not in modules  # event types load with the first hook
     assert _heavy_in(modules) == []
 
 
@@ -40,6 +41,8 @@ def test_building_an_openai_client_imports_no_heavy_dependency() -> None:
         "c.adapter.build_request(llmclient.ChatRequest((llmclient.Message('user', 'hi'),)), stream=False)\n"
         "c.close()"
     )
+    assert "requests" in modules and "llmclient.transport" in modules
+    assert "llmclient.events" not in modules
     assert _heavy_in(modules) == []
 
 

@@ -16,17 +16,18 @@ from dataclasses import replace
 from time import monotonic
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
 
+from ..abort import AbortScope
 from ..auth.base import AuthProvider
 from ..client import CallContext, Client
 from ..errors import AuthError, ConfigError, FinishReasonError, LLMError, RateLimitError
-from ..events import AttemptFailed, RequestSent, ResponseReceived, RetryScheduled, describe, emit
+from ..hooks import emit
 from ..models import Attempt, ChatRequest, Chunk, Completion, HttpRequest, HttpResponse, MessagesInput, to_messages
 from ..ratelimit import RateLimiter
 from ..redaction import redact_headers, redact_text, redact_url
 from ..retry import NO_RETRY, RetryPolicy
 from ..runtime import Runtime
 from ..stream import Stream, StreamAccumulator, chunks_of
-from ..transport import AbortScope, StreamingResponse, Timeouts
+from ..transport import StreamingResponse, Timeouts
 
 __all__ = ["ProviderAdapter", "StreamDecoder", "DeferredErrors", "LeafClient", "RolePolicy", "COMMON_OPTIONS"]
 
@@ -289,6 +290,8 @@ class LeafClient(Client):
                 elapsed = runtime.clock() - started
                 context.attempts.append(Attempt(self.name, self.provider, elapsed, err, err.status_code))
                 if context.hooks:
+                    from ..events import AttemptFailed  # event types load with the first hook
+
                     emit(context.hooks, AttemptFailed(self.name, self.provider, monotonic(), context.call_id, err,
                                                       elapsed, number))
                 if err is not caught:
@@ -307,6 +310,8 @@ class LeafClient(Client):
                 log.debug("client %s: %s (%s); retry %d of %d in %.3f s", self.name, type(err).__name__,
                           err.status_code or err.message, number, self.retry_policy.max_retries, delay)
                 if context.hooks:
+                    from ..events import RetryScheduled, describe
+
                     emit(context.hooks, RetryScheduled(self.name, self.provider, monotonic(), context.call_id, delay,
                                                        number, describe(err), err))
                 runtime.wait(delay, context.cancel)
@@ -378,6 +383,8 @@ class _Report:
     def __init__(self, client: LeafClient, context: CallContext, request: HttpRequest, number: int) -> None:
         self.client, self.context, self.number = client, context, number
         self.secrets = request.secrets
+        from ..events import RequestSent
+
         emit(context.hooks, RequestSent(client.name, client.provider, monotonic(), context.call_id, request.method,
                                         redact_url(request.url), redact_headers(request.headers),
                                         redact_text(request.body.decode("utf-8", "replace"), request.secrets),
@@ -387,6 +394,8 @@ class _Report:
         client = self.client
         text = None if body is None else redact_text(body[:64_000].decode("utf-8", "replace"), self.secrets)
         now = monotonic()
+        from ..events import ResponseReceived
+
         emit(self.context.hooks, ResponseReceived(
             client.name, client.provider, now, self.context.call_id, status, redact_headers(headers), text,
             elapsed if elapsed is not None else 0.0, headers.get(client.adapter.request_id_header), self.number))

@@ -5,7 +5,7 @@ unless it needs to stop waiting for it: with ``total_timeout_ms`` (to answer at 
 deadline even while a read is blocked) or ``hedge_after_ms`` (to start the next member
 beside a slow one). Then each member runs as a :class:`Branch` on an *internal* executor,
 kept apart from ``runtime.executor`` so that a ``batch()`` filling the shared pool cannot
-starve it, inside an :class:`~llmclient.transport.AbortScope`, so that an abandoned branch
+starve it, inside an :class:`~llmclient.abort.AbortScope`, so that an abandoned branch
 (a hedge that lost, an attempt past the deadline) has its sockets shut down at once. Each
 branch records its attempts in its own list, merged into the call's in the order the
 branches end, so that ``Completion.attempts`` never changes after the call returned.
@@ -22,12 +22,12 @@ from dataclasses import fields, replace
 from time import monotonic
 from typing import Any, Callable, Iterator, Sequence
 
+from ..abort import AbortScope
 from ..client import CallContext, Client
 from ..errors import CancelledError, FinishReasonError, LLMError, LLMTimeoutError, TransportError
 from ..models import Attempt, ChatRequest, Chunk, Completion
 from ..runtime import Runtime
 from ..stream import Stream, StreamAccumulator
-from ..transport import AbortScope
 
 __all__ = ["Branch", "BranchContext", "LinkedContext", "deadline_context", "internal_executor", "summarise_attempts",
            "total_timeout_error", "restamp_stream", "ABANDON_GRACE_S"]

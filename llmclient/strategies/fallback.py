@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence, Union
 
 from ..client import CallContext, Client
 from ..errors import AllClientsFailedError, CancelledError, ConfigError, LLMError, LLMTimeoutError
-from ..events import FallbackTaken, HedgeStarted, describe, emit
+from ..hooks import emit
 from ..models import Attempt, ChatRequest, Completion
 from ..retry import NO_RETRY, RetryPolicy
 from ..runtime import Runtime
@@ -174,6 +174,8 @@ class _Call:
         hooks = self.context.hooks
         if not hooks:
             return
+        from ..events import FallbackTaken, HedgeStarted, describe  # event types load with the first hook
+
         owner, name = self.owner, self.owner.member_names[index]
         if hedge:
             emit(hooks, HedgeStarted(owner.name, owner.provider, monotonic(), self.context.call_id, name,

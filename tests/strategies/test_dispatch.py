@@ -173,7 +173,7 @@ def test_close_aborts_hedged_calls_in_flight(fake_llm_server: FakeLLMServer, lea
 
 def test_aborting_a_scope_spares_connections_already_back_in_the_pool(fake_llm_server: FakeLLMServer, leaf: Make,
                                                                      runtime: Runtime) -> None:
-    from llmclient.transport import AbortScope
+    from llmclient.abort import AbortScope
 
     client = leaf("pooled")
     with AbortScope() as scope:
@@ -185,8 +185,8 @@ def test_aborting_a_scope_spares_connections_already_back_in_the_pool(fake_llm_s
 
 def test_an_aborted_scope_interrupts_a_read_in_another_thread(fake_llm_server: FakeLLMServer, leaf: Make,
                                                               runtime: Runtime) -> None:
+    from llmclient.abort import AbortScope
     from llmclient.errors import TransportError
-    from llmclient.transport import AbortScope
 
     fake_llm_server.enqueue(Fault.stall(5))
     client = leaf("stalled")
