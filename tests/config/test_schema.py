@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from seed_configs import seed_config
 
 from llmclient import errors
 from llmclient.config import schema
@@ -29,56 +30,6 @@ from llmclient.secrets import env
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILES = sorted((ROOT / "schemas").glob("*.json"))
 FAKE_SECRET = "sk-FAKE-0d3c9e1b7a"
-
-
-def seed_config() -> dict[str, Any]:
-    """The seed examples as the BAML parser produces them, plus the Claude they refer to."""
-    return {
-        "clients": {
-            "Resilient_LLM": {"provider": "baml-fallback", "options": {"strategy": ["GPT4", "Claude"]}},
-            "GPT4": {
-                "provider": "openai",
-                "retry_policy": "Resilient",
-                "options": {"model": "gpt-4", "api_key": {"env": "OPENAI_API_KEY"}, "max_tokens": 1000},
-            },
-            "AzureGPT": {
-                "provider": "openai/azure",
-                "options": {
-                    "model": "deployment_name",
-                    "api_key": {"env": "AZURE_API_KEY"},
-                    "endpoint": {"env": "AZURE_ENDPOINT"},
-                },
-            },
-            "Claude3": {
-                "provider": "aws-bedrock",
-                "options": {
-                    "model": "anthropic.claude-3-sonnet",
-                    "region": "us-west-2",
-                    "credentials": {
-                        "access_key_id": {"env": "AWS_ACCESS_KEY_ID"},
-                        "secret_access_key": {"env": "AWS_SECRET_ACCESS_KEY"},
-                    },
-                },
-            },
-            "SmartLLM": {
-                "provider": "baml-strategy",
-                "options": {
-                    "strategy": "round_robin",
-                    "providers": [{"client": "GPT4", "weight": 2}, {"client": "Claude", "weight": 1}],
-                },
-            },
-            "Claude": {
-                "provider": "anthropic",
-                "options": {"model": "claude-sonnet-4-5", "api_key": {"env": "ANTHROPIC_API_KEY"}},
-            },
-        },
-        "retry_policies": {
-            "Resilient": {
-                "max_retries": 3,
-                "strategy": {"type": "exponential_backoff", "initial_delay": 1000, "max_delay": 30000},
-            }
-        },
-    }
 
 
 def problems_of(config: Any, **kwargs: Any) -> list[str]:
