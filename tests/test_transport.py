@@ -308,6 +308,8 @@ def test_close_leaves_no_socket_open(fake_llm_server: FakeLLMServer) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+# Forking with the fake server's threads running is the point of this test (3.12+ warns about it).
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_fork_child_gets_its_own_pool(fake_llm_server: FakeLLMServer) -> None:
     with generic(fake_llm_server) as client:
         assert client.complete("parent 1").text == "Echo: parent 1"
