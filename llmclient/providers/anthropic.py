@@ -34,7 +34,7 @@ from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
 from ..wire.sse import SSEDecoder
-from .base import COMMON_OPTIONS, DeferredErrors, LeafClient, ProviderAdapter, RolePolicy
+from .base import COMMON_OPTIONS, DeferredErrors, LeafClient, ProviderAdapter, RolePolicy, given_options
 from .status import class_for_status, describe_unexpected_body, http_error, unexpected_success_body
 
 __all__ = ["AnthropicAdapter", "AnthropicStreamDecoder", "AnthropicClient", "anthropic_usage",
@@ -415,8 +415,7 @@ class AnthropicClient(LeafClient):
                  retry_policy: RetryPolicy | None = None, runtime: Runtime | None = None,
                  auth: AuthProvider | None = None, **options: Any) -> None:
         name = name or self.provider_name
-        opts = {k: v for k, v in {"model": model, "api_key": api_key, "base_url": base_url, **options}.items()
-                if v is not None}
+        opts = given_options({"model": model, "api_key": api_key, "base_url": base_url, **options}, _ADAPTER_OPTIONS)
         default_auth = ApiKeyAuth(opts.get("api_key"), header="x-api-key", prefix="",
                                   default_env="ANTHROPIC_API_KEY", client_name=name)
         super().__init__(AnthropicAdapter(opts), name=name, options=opts, auth=auth or default_auth,

@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
-from .base import LeafClient
+from .base import LeafClient, given_options
 from .openai import ADAPTER_OPTIONS, OpenAIAdapter
 
 __all__ = ["AzureOpenAIAdapter", "AzureOpenAIClient", "DEFAULT_AZURE_API_VERSION"]
@@ -79,8 +79,7 @@ class AzureOpenAIClient(LeafClient):
 
     def __init__(self, *, name: str | None = None, retry_policy: RetryPolicy | None = None,
                  runtime: Runtime | None = None, auth: AuthProvider | None = None, **options: Any) -> None:
-        # None means "not given" for adapter options, but "remove this default" for a body field.
-        opts = {k: v for k, v in options.items() if v is not None or k not in _AZURE_OPTIONS | {"model"}}
+        opts = given_options(options, _AZURE_OPTIONS)
         default_auth = ApiKeyAuth(opts.get("api_key"), header="api-key", prefix="",
                                   default_env="AZURE_OPENAI_API_KEY", client_name=name or "azure-openai")
         super().__init__(AzureOpenAIAdapter(opts), name=name or "azure-openai", options=opts,

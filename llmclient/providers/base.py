@@ -29,7 +29,8 @@ from ..runtime import Runtime
 from ..stream import Stream, StreamAccumulator, chunks_of
 from ..transport import StreamingResponse, Timeouts
 
-__all__ = ["ProviderAdapter", "StreamDecoder", "DeferredErrors", "LeafClient", "RolePolicy", "COMMON_OPTIONS"]
+__all__ = ["ProviderAdapter", "StreamDecoder", "DeferredErrors", "LeafClient", "RolePolicy", "COMMON_OPTIONS",
+           "given_options"]
 
 _Item = TypeVar("_Item")
 
@@ -50,6 +51,16 @@ class StreamDecoder(Protocol):
 
     def finish(self) -> list[Chunk]:
         """Chunks left at the end of the body; raises if the body ended too early."""
+
+
+def given_options(options: Mapping[str, Any], adapter_options: frozenset[str]) -> dict[str, Any]:
+    """A typed constructor's options as the adapter reads them.
+
+    ``None`` means "not given" for an option that configures the adapter (and for
+    ``model``), but "remove this default" for a request body field, as ``null`` does in a
+    config.
+    """
+    return {k: v for k, v in options.items() if v is not None or k not in adapter_options and k != "model"}
 
 
 class DeferredErrors:

@@ -21,7 +21,7 @@ from ..redaction import redact_text
 from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
-from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, RolePolicy
+from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, RolePolicy, given_options
 from .gemini import GeminiStreamDecoder, gemini_body, gemini_completion, gemini_error
 from .status import generic_error, unexpected_success_body
 
@@ -154,8 +154,7 @@ class GoogleAIClient(LeafClient):
                  retry_policy: RetryPolicy | None = None, runtime: Runtime | None = None,
                  auth: AuthProvider | None = None, **options: Any) -> None:
         name = name or self.provider_name
-        opts = {k: v for k, v in {"model": model, "api_key": api_key, "base_url": base_url, **options}.items()
-                if v is not None}
+        opts = given_options({"model": model, "api_key": api_key, "base_url": base_url, **options}, ADAPTER_OPTIONS)
         default_auth = ApiKeyAuth(opts.get("api_key"), header="x-goog-api-key", prefix="",
                                   default_env="GOOGLE_API_KEY", client_name=name)
         super().__init__(GoogleAIAdapter(opts), name=name, options=opts, auth=auth or default_auth,

@@ -36,7 +36,7 @@ from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
 from ..wire.sse import SSEDecoder
-from .base import COMMON_OPTIONS, DeferredErrors, LeafClient, ProviderAdapter, RolePolicy
+from .base import COMMON_OPTIONS, DeferredErrors, LeafClient, ProviderAdapter, RolePolicy, given_options
 from .status import class_for_status, generic_error, http_error, unexpected_success_body
 
 __all__ = ["OpenAIAdapter", "OpenAIStreamDecoder", "OpenAIClient", "OpenAIGenericClient", "openai_usage",
@@ -375,8 +375,7 @@ def _response_format(value: Any) -> Any:
 
 
 def _openai_family_client(provider: str, name: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], AuthProvider]:
-    # None means "not given" for adapter options, but "remove this default" for a body field.
-    options = {k: v for k, v in kwargs.items() if v is not None or k not in ADAPTER_OPTIONS | {"model"}}
+    options = given_options(kwargs, ADAPTER_OPTIONS)
     _, key_env, _ = OPENAI_FAMILY[provider]
     auth = ApiKeyAuth(options.get("api_key"), default_env=key_env, required=key_env is not None, client_name=name)
     return options, auth
