@@ -201,9 +201,5 @@ def chunks_of(completion: Completion) -> Sequence[Chunk]:
     return [Chunk(text=completion.text, finish_reason=completion.finish_reason,
                   raw_finish_reason=completion.raw_finish_reason, usage=completion.usage,
                   refusal=completion.refusal or "", thinking=completion.thinking or "",
-                  tool_calls=tuple(ToolCallDelta(i, c.id, c.name, c.raw_arguments or _dumps(c.arguments))
+                  tool_calls=tuple(ToolCallDelta(i, c.id, c.name, c.raw_arguments or json.dumps(c.arguments))
                                    for i, c in enumerate(completion.tool_calls)))]
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value)
