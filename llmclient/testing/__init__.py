@@ -2,8 +2,8 @@
 
 :class:`FakeLLMServer` speaks each provider's wire format (OpenAI, Azure OpenAI, Anthropic,
 Gemini, Bedrock and Vertex AI; one module per format under ``llmclient.testing.formats``) and
-answers deterministically with ``"Echo: " + <last user message>``, so that tests can assert on replies, usage and streams
-without an API key or the internet. :class:`Fault` values script what should go wrong
+answers deterministically with ``"Echo: " + <last user message>``, so that tests can assert on
+replies, usage and streams without an API key or the internet. :class:`Fault` values script what should go wrong
 (429s, resets, stalls, broken streams), and every request is kept as a
 :class:`RecordedRequest`. With pytest, the ``fake_llm_server`` fixture
 (``llmclient.testing.pytest_plugin``) starts one server per test.
