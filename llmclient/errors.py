@@ -19,6 +19,10 @@ Every error carries the same fields (``provider``, ``client_name``, ``status_cod
 ``request_id``, ``retryable``, ``retry_after``, ``body``), so that retry policies and
 fallback chains can decide without knowing which provider raised it. ``body`` is always
 redacted and truncated before it is stored; messages never contain credentials.
+
+Every error pickles: a copy has the same class, message, ``str()`` and attributes, whatever
+its constructor takes (Dask, ``multiprocessing`` and ``concurrent.futures.ProcessPoolExecutor``
+ship errors between processes). Subclasses, in llmclient or in your code, inherit this.
 """
 
 from __future__ import annotations
@@ -98,6 +102,15 @@ class LLMError(Exception):
         if self.request_id:
             where.append(f"request id {self.request_id}")
         return f"{self.message} ({', '.join(where)})" if where else self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as class + args + attributes, never by calling ``__init__`` again.
+
+        The default for exceptions calls ``cls(*args)``, which fails for any subclass whose
+        constructor takes required keyword arguments (``kind``, ``finish_reason``...) or
+        builds its message from them (``ConfigError``'s problem list).
+        """
+        return _rebuild, (type(self), self.args, self.__dict__.copy())
 
     def __repr__(self) -> str:
         return (
@@ -211,3 +224,11 @@ class AllClientsFailedError(LLMError):
 
 class CancelledError(LLMError):
     """The caller cancelled the call (through a cancel token); never retried or fallen back on."""
+
+
+def _rebuild(cls: type[LLMError], args: tuple[Any, ...], state: dict[str, Any]) -> LLMError:
+    """Unpickle an error made by :meth:`LLMError.__reduce__`: no constructor runs."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
