@@ -8,12 +8,15 @@ calls (e.g. everything a web request started), and cancelling twice is harmless.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Callable
 
 from .errors import CancelledError
 
 __all__ = ["CancelToken"]
+
+log = logging.getLogger(__name__)
 
 
 class CancelToken:
@@ -44,8 +47,9 @@ class CancelToken:
         for callback in callbacks:
             try:
                 callback()
-            except Exception:  # aborting a socket that is already gone is fine
-                pass
+            except Exception as exc:  # aborting a socket that is already gone is fine
+                # The class only: an exception's text may quote a URL or a header.
+                log.debug("cancel callback %s raised %s; ignored", _name_of(callback), type(exc).__name__)
 
     def raise_if_cancelled(self) -> None:
         """Raise :class:`CancelledError` if the token was cancelled."""
@@ -75,3 +79,8 @@ class CancelToken:
 
     def __repr__(self) -> str:
         return f"<CancelToken cancelled={self.cancelled}>"
+
+
+def _name_of(callback: Callable[[], None]) -> str:
+    """A callback's qualified name for a log line (never its repr, which may show its state)."""
+    return str(getattr(callback, "__qualname__", type(callback).__qualname__))

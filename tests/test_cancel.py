@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -124,3 +125,21 @@ def test_token_callbacks() -> None:
     assert calls == ["b"] and token.cancelled
     token.on_cancel(lambda: calls.append("late"))  # runs at once when already cancelled
     assert calls == ["b", "late"]
+
+
+def test_a_callback_that_raises_is_logged_at_debug_without_its_text(caplog: pytest.LogCaptureFixture) -> None:
+    token = CancelToken()
+    ran: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("Authorization: Bearer sk-cancel-secret-0123456789")
+
+    token.on_cancel(broken)
+    token.on_cancel(lambda: ran.append("second"))
+    with caplog.at_level(logging.DEBUG, logger="llmclient.cancel"):
+        token.cancel()
+    assert ran == ["second"]  # the other callbacks still ran
+    [record] = [r for r in caplog.records if r.name == "llmclient.cancel"]
+    assert record.levelno == logging.DEBUG
+    assert "RuntimeError" in record.getMessage() and "broken" in record.getMessage()
+    assert "sk-cancel-secret" not in caplog.text and record.exc_info is None
