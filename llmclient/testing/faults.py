@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["FAULT_KINDS", "Fault", "FaultPlan"]
+__all__ = ["FAULT_KINDS", "WIRE_FAULT_KINDS", "Fault", "FaultPlan"]
 
+#: The kinds that change only how a normal answer travels (framing, pacing, where it is cut).
+WIRE_FAULT_KINDS = frozenset({"close_delimited", "trickle_headers", "late_fin", "cut_in_headers", "cut_mid_chunk"})
 #: Every fault kind the server knows how to apply.
 FAULT_KINDS = frozenset(
-    {"status", "reset", "stall", "stall_mid_stream", "error_event", "malformed_json", "html"}
+    {"status", "reset", "stall", "stall_mid_stream", "error_event", "malformed_json", "html"} | WIRE_FAULT_KINDS
 )
 _HTML_PAGE = (
     "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
@@ -43,15 +45,20 @@ class Fault:
 
     Attributes:
         kind: ``"status"``, ``"reset"``, ``"stall"``, ``"stall_mid_stream"``, ``"error_event"``,
-            ``"malformed_json"`` or ``"html"``.
+            ``"malformed_json"``, ``"html"``, or one of :data:`WIRE_FAULT_KINDS`
+            (``"close_delimited"``, ``"trickle_headers"``, ``"late_fin"``, ``"cut_in_headers"``,
+            ``"cut_mid_chunk"``).
         status_code: The HTTP status for ``status`` and ``html`` faults.
         headers: Extra response headers, as ``(name, value)`` pairs.
         body: A literal response body; None lets the wire format write its own error body.
         content_type: The content type of ``body``.
-        seconds: How long a stall lasts.
+        seconds: How long a stall lasts; for ``trickle_headers`` the pause between two pieces;
+            for ``late_fin`` how long the connection stays open after the answer.
         after_chunks: How many stream events go out before the fault strikes
             (for OpenAI the first event is the role chunk). None on ``reset`` means "before
             any byte of the response".
+        piece_bytes: For ``trickle_headers``: how many header bytes each write carries.
+        in_size_line: For ``cut_mid_chunk``: cut inside a chunk-size line (else inside the data).
         error_type: The provider error type of an ``error_event`` (or a default-body override).
         message: The message of an ``error_event`` (or a default-body override).
         quota: For a 429: a quota/billing error (not retryable) instead of a rate limit.
@@ -67,12 +74,16 @@ class Fault:
     error_type: str | None = None
     message: str | None = None
     quota: bool = False
+    piece_bytes: int = 0
+    in_size_line: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {sorted(FAULT_KINDS)}")
         if self.seconds < 0 or (self.after_chunks is not None and self.after_chunks < 0):
             raise ValueError("seconds and after_chunks must not be negative")
+        if self.kind == "trickle_headers" and (isinstance(self.piece_bytes, bool) or self.piece_bytes < 1):
+            raise ValueError(f"trickle_headers needs piece_bytes >= 1, got {self.piece_bytes!r}")
 
     @classmethod
     def status(
@@ -175,6 +186,59 @@ class Fault:
             title = f"{status} Error"
         page = _HTML_PAGE.format(title=title).encode()
         return cls("html", status_code=status, body=page, content_type="text/html")
+
+    # -- faults of the transport: the answer is right, the way it travels is not ----------------
+
+    @classmethod
+    def close_delimited(cls) -> Fault:
+        """Send the normal answer with ``Connection: close``, no ``Content-Length`` and no chunks.
+
+        The body (JSON or a whole stream) ends only when the server closes the connection, as
+        with HTTP/1.0 servers and some reverse proxies; a client must read to EOF. For every
+        answer of a server use ``FakeLLMServer(close_delimited=True)`` instead.
+        """
+        return cls("close_delimited")
+
+    @classmethod
+    def trickle_headers(cls, piece_bytes: int = 20, every_s: float = 0.3) -> Fault:
+        """Write the status line and headers ``piece_bytes`` at a time, ``every_s`` apart, then the body.
+
+        A slow or congested link, or a proxy that flushes small writes: a client's connect or
+        first-byte timeout must not fire while bytes keep coming, and its whole-request
+        deadline must still hold.
+        """
+        return cls("trickle_headers", piece_bytes=piece_bytes, seconds=every_s)
+
+    @classmethod
+    def late_fin(cls, seconds: float) -> Fault:
+        """Write the whole answer at once, close-delimited, then keep the connection open ``seconds``.
+
+        The stream's final event (``[DONE]``, ``message_stop``...) is there at once, but with
+        no length and no chunked terminator the end of the body is the FIN, which comes late:
+        a client that stops at the final event answers at once, one that reads to EOF waits.
+        """
+        return cls("late_fin", seconds=seconds)
+
+    @classmethod
+    def cut_in_headers(cls) -> Fault:
+        """Send the status line and part of the headers, then close the connection (a FIN).
+
+        What a crashing upstream or a proxy timeout looks like: the client has a status but
+        never a complete header block, and must report a connection error.
+        """
+        return cls("cut_in_headers")
+
+    @classmethod
+    def cut_mid_chunk(cls, *, in_size_line: bool = False, after_chunks: int = 1) -> Fault:
+        """Send a chunked answer and close the connection (a FIN) in the middle of a chunk.
+
+        Args:
+            in_size_line: Cut inside the next chunk's size line (its first hex digits, no
+                CRLF); False cuts inside the chunk's data (the size line and half the data).
+            after_chunks: How many complete stream events (one chunk each) go out first. A
+                JSON answer is sent chunked, as one chunk, and that chunk is cut.
+        """
+        return cls("cut_mid_chunk", after_chunks=after_chunks, in_size_line=in_size_line)
 
 
 class FaultPlan:
