@@ -27,19 +27,10 @@ from ..config.registry import Registry
 from ..errors import ConfigError
 from ..ratelimit import RateLimiter
 from ..runtime import Runtime
-from .jsonl import (
-    InputLine,
-    OutputFile,
-    PathLike,
-    dumps,
-    estimate_tokens,
-    input_error_record,
-    read_done,
-    read_input,
-    scan_input,
-)
+from .jsonl import InputLine, OutputFile, PathLike, dumps, estimate_tokens, prepare_output, read_input
 from .progress import BatchSummary, LineResult, Progress, Tally
-from .runner import BatchControl, execute_line
+from .records import check_output_format, input_error_record
+from .runner import BatchControl, check_arguments, execute_line
 
 __all__ = ["run_dask", "run_partition"]
 
@@ -69,7 +60,7 @@ def _worker_state(config: Mapping[str, Any], key: str, pool: int, rpm: float | N
 def run_partition(config: Mapping[str, Any], key: str, client_name: str, items: list[InputLine], *,
                   params: Mapping[str, Any] | None = None, threads: int = 8, semaphore_name: str | None = None,
                   max_concurrency: int = 0, pool: int = 32, requests_per_minute: float | None = None,
-                  tokens_per_minute: float | None = None) -> list[LineResult]:
+                  tokens_per_minute: float | None = None, output_format: str = "llmclient") -> list[LineResult]:
     """Run one partition's lines on a worker; returns their results (the task Dask runs, idempotent).
 
     At most ``threads`` calls of this partition are in flight, each holding a lease of the
@@ -103,7 +94,8 @@ def run_partition(config: Mapping[str, Any], key: str, client_name: str, items: 
         # between partitions each holding leases of finished calls while waiting for one more).
         while semaphore is not None and not semaphore.acquire(timeout=0.05):
             collect(False)
-        pending.add(executor.submit(execute_line, client, item, params=params, limiter=limiter, estimate=estimate))
+        pending.add(executor.submit(execute_line, client, item, params=params, limiter=limiter, estimate=estimate,
+                                    output_format=output_format))
     try:
         while pending:
             collect(True)
@@ -154,7 +146,7 @@ def run_dask(config: ConfigSource, input: PathLike, output: PathLike, *, client:
              tokens_per_minute: float | None = None, params: Mapping[str, Any] | None = None,
              max_pending: int | None = None, retries: int = 3, progress: bool | None = None,
              progress_every: float = 10.0, control: BatchControl | None = None,
-             handle_sigint: bool = True) -> BatchSummary:
+             handle_sigint: bool = True, retry_failed: bool = False, output_format: str = "llmclient") -> BatchSummary:
     """Run every line of a JSONL input on a Dask cluster, appending records to one output file.
 
     Same input and output formats, resume rules and Ctrl-C behaviour as :func:`llmclient.batch.run`;
@@ -184,11 +176,19 @@ def run_dask(config: ConfigSource, input: PathLike, output: PathLike, *, client:
         progress_every: Seconds between progress log lines.
         control: Stop or cancel the run from another thread.
         handle_sigint: Make Ctrl-C stop (then cancel) the run.
+        retry_failed: Redo the lines whose record is a failure, as for :func:`llmclient.batch.run`.
+        output_format: ``"llmclient"`` or ``"openai"``, as for :func:`llmclient.batch.run`.
 
     Raises:
+        ValueError: A bad number (``max_concurrency`` < 1...) or output format.
         DuplicateIdError: Some ids repeat in the input (before any task is sent).
         ConfigError: A bad config, or a client name it does not define.
     """
+    check_arguments(partitions=partitions, partition_size=partition_size, max_concurrency=max_concurrency,
+                    threads_per_partition=threads_per_partition, requests_per_minute=requests_per_minute,
+                    tokens_per_minute=tokens_per_minute, max_pending=max_pending, retries=retries,
+                    progress_every=progress_every)
+    check_output_format(output_format)
     if isinstance(client, str):
         with _dd.Client(client) as connected:
             return run_dask(config, input, output, client=connected, client_name=client_name, partitions=partitions,
@@ -196,15 +196,14 @@ def run_dask(config: ConfigSource, input: PathLike, output: PathLike, *, client:
                             threads_per_partition=threads_per_partition, requests_per_minute=requests_per_minute,
                             tokens_per_minute=tokens_per_minute, params=params, max_pending=max_pending,
                             retries=retries, progress=progress, progress_every=progress_every, control=control,
-                            handle_sigint=handle_sigint)
+                            handle_sigint=handle_sigint, retry_failed=retry_failed, output_format=output_format)
     started = time.monotonic()
     canonical, source = _canonical(config)
     if client_name not in (canonical.get("clients") or {}) and "/" not in client_name:
         raise ConfigError(f"{source}: no client named {client_name!r}")
     key = hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
     control = control or BatchControl()
-    done = read_done(output)
-    scan = scan_input(input, done=done)
+    done, scan = prepare_output(input, output, retry_failed=retry_failed)
     todo = scan.lines - scan.done - scan.malformed
     size = max(1, math.ceil(todo / partitions)) if partitions else max(1, partition_size)
     nthreads = client.nthreads()
@@ -215,7 +214,8 @@ def run_dask(config: ConfigSource, input: PathLike, output: PathLike, *, client:
     semaphore = (_dd.Semaphore(max_leases=max_concurrency, name=f"llmclient-batch-{uuid.uuid4().hex}",
                            scheduler_rpc=client.scheduler, loop=client.loop) if max_concurrency else None)
     pool = max(32, threads_per_partition * max(nthreads.values(), default=1))
-    summary = BatchSummary(str(input), str(output), total=scan.lines, skipped=scan.done)
+    summary = BatchSummary(str(input), str(output), total=scan.lines, skipped=scan.done,
+                           skipped_failed=scan.done_failed, retried=len(scan.redo))
     tally = Tally(summary)
     display = Progress(tally, mode=progress, every=progress_every)
     restore = control.install_sigint() if handle_sigint else (lambda: None)
@@ -231,7 +231,7 @@ def run_dask(config: ConfigSource, input: PathLike, output: PathLike, *, client:
 
         def malformed(item: InputLine) -> None:
             log.warning("batch: %s", item.problem)
-            write(LineResult(item.id, item.line, dumps(input_error_record(item)), "input_error",
+            write(LineResult(item.id, item.line, dumps(input_error_record(item, output_format)), "input_error",
                              error_class="InputError"))
 
         chunks = _partitions(input, done, size, malformed)
@@ -247,7 +247,7 @@ def run_dask(config: ConfigSource, input: PathLike, output: PathLike, *, client:
                 running.add(client.submit(
                     run_partition, canonical, key, client_name, chunk, params=params,
                     threads=threads_per_partition, semaphore_name=semaphore.name if semaphore else None,
-                    max_concurrency=max_concurrency or 0, pool=pool, **share,
+                    max_concurrency=max_concurrency or 0, pool=pool, output_format=output_format, **share,
                     key=f"llmclient-batch-{run_id}-{index}", pure=False, retries=retries))
                 index += 1
 

@@ -3,7 +3,14 @@
 Input is streamed line by line (never the whole file in memory). Before any call, one pass
 checks for duplicate ids (keeping only the ids) and counts the lines. The output is a JSONL
 file appended to as lines finish; on resume it is read back once to learn which ids are done
-(keeping only their set) and a truncated or unreadable tail left by a crash is cut off.
+and which of those failed (keeping only their sets) and a truncated or unreadable tail left
+by a crash is cut off.
+
+An input line is either llmclient's ``{"id", "messages" | "prompt", "params"?}`` or a line of
+an OpenAI Batch API input file, ``{"custom_id", "method": "POST", "url":
+"/v1/chat/completions", "body": {"model", "messages", ...}}``: ``custom_id`` is the id, the
+body's other fields (but ``model`` and ``stream``: the configured client decides those) are
+the call's parameters.
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ from pathlib import Path
 from typing import Any, Iterator, Union
 
 from ..errors import ConfigError
+from .records import RecordKey, input_error_record, record_state
 
 __all__ = ["InputLine", "InputScan", "DuplicateIdError", "OutputFile", "LineId", "PathLike", "read_input",
-           "scan_input", "read_done", "DoneSet", "input_error_record", "estimate_tokens", "dumps"]
+           "scan_input", "read_done", "prepare_output", "DoneSet", "input_error_record", "estimate_tokens", "dumps"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +80,8 @@ def _parse(line_number: int, raw: bytes) -> InputLine:
         return InputLine(line_number, None, problem=f"line {line_number}: invalid JSON ({exc})")
     if not isinstance(data, dict):
         return InputLine(line_number, None, problem=f"line {line_number}: not a JSON object")
+    if "custom_id" in data and "id" not in data:
+        return _parse_openai(line_number, data)
     key = data.get("id")
     if isinstance(key, bool) or not isinstance(key, (str, int)) or key == "":
         return InputLine(line_number, None, problem=f"line {line_number}: no 'id' (a non-empty string or an integer)")
@@ -88,6 +98,32 @@ def _parse(line_number: int, raw: bytes) -> InputLine:
     return InputLine(line_number, key, messages, params)
 
 
+#: Body fields of an OpenAI Batch line that are not call parameters here.
+_OPENAI_BODY_IGNORED = frozenset({"messages", "model", "stream", "stream_options"})
+
+
+def _parse_openai(line_number: int, data: dict[str, Any]) -> InputLine:
+    """A line of an OpenAI Batch API input file (``custom_id``, ``method``, ``url``, ``body``)."""
+    key = data["custom_id"]
+    where = f"line {line_number}"
+    if isinstance(key, bool) or not isinstance(key, (str, int)) or key == "":
+        return InputLine(line_number, None, problem=f"{where}: 'custom_id' must be a non-empty string")
+    method, url = data.get("method", "POST"), data.get("url", "/v1/chat/completions")
+    if not isinstance(method, str) or method.upper() != "POST":
+        return InputLine(line_number, key, problem=f"{where}: 'method' must be POST (got {method!r})")
+    if url not in ("/v1/chat/completions", "/chat/completions"):
+        return InputLine(line_number, key, problem=f"{where}: 'url' {url!r} is not supported "
+                                                   "(only /v1/chat/completions)")
+    body = data.get("body")
+    if not isinstance(body, dict):
+        return InputLine(line_number, key, problem=f"{where}: 'body' must be an object")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return InputLine(line_number, key, problem=f"{where}: 'body.messages' must be a non-empty list")
+    params = {k: v for k, v in body.items() if k not in _OPENAI_BODY_IGNORED}
+    return InputLine(line_number, key, messages, params)
+
+
 def read_input(path: PathLike) -> Iterator[InputLine]:
     """Yield every non-blank line of ``path`` in order, parsed (malformed lines carry a ``problem``)."""
     with open(path, "rb") as handle:
@@ -98,19 +134,50 @@ def read_input(path: PathLike) -> Iterator[InputLine]:
 
 @dataclass(slots=True)
 class InputScan:
-    """What the checking pass learnt: non-blank lines, malformed ones, and those already done."""
+    """What the checking pass learnt.
+
+    Attributes:
+        lines: Non-blank input lines.
+        malformed: Lines that cannot be sent (each gets an ``InputError`` record).
+        done: Lines that already have a record, skipped by this run.
+        done_failed: Of those, the lines whose record is a failure.
+        redo: The keys of the lines whose failure record is to be dropped and the line
+            redone (``retry_failed``).
+    """
 
     lines: int = 0
     malformed: int = 0
     done: int = 0
+    done_failed: int = 0
+    redo: set[RecordKey] = field(default_factory=set)
 
 
-def scan_input(path: PathLike, *, done: DoneSet | None = None) -> InputScan:
+def prepare_output(input: PathLike, output: PathLike, *, retry_failed: bool = False) -> tuple[DoneSet, InputScan]:
+    """Before a run: read what ``output`` has, check ``input``, and (``retry_failed``) drop the failures to redo.
+
+    Raises:
+        DuplicateIdError: Some ids repeat in the input.
+        ConfigError: The input cannot be read.
+    """
+    done = read_done(output)
+    scan = scan_input(input, done=done, retry_failed=retry_failed)
+    if scan.redo or (retry_failed and done.repeated):
+        from .compact import compact_output
+
+        compact_output(output, scan.redo)
+        done.forget(scan.redo)
+        log.info("%s: %d failed line(s) will be redone", output, len(scan.redo))
+    return done, scan
+
+
+def scan_input(path: PathLike, *, done: DoneSet | None = None, retry_failed: bool = False) -> InputScan:
     """Count the lines and check that no id repeats, before any call is made.
 
     Args:
         path: The JSONL input.
         done: What the output already has, to count the lines a resumed run will skip.
+        retry_failed: Lines whose record in ``done`` is a failure are to be redone:
+            they go to ``redo`` instead of being counted as done.
 
     Raises:
         DuplicateIdError: Some ids appear more than once (listed with their line numbers).
@@ -125,7 +192,13 @@ def scan_input(path: PathLike, *, done: DoneSet | None = None) -> InputScan:
             if item.problem is not None:
                 scan.malformed += 1
             if done is not None and done.has(item):
-                scan.done += 1
+                if not done.failed(item):
+                    scan.done += 1
+                elif retry_failed:
+                    scan.redo.add(DoneSet.key(item))
+                else:
+                    scan.done += 1
+                    scan.done_failed += 1
             if item.id is None:
                 continue
             seen = first_seen.setdefault(item.id, item.line)
@@ -140,25 +213,61 @@ def scan_input(path: PathLike, *, done: DoneSet | None = None) -> InputScan:
 
 @dataclass(slots=True)
 class DoneSet:
-    """The ids (and, for id-less malformed lines, the line numbers) the output already has."""
+    """The lines the output already has a record for, and those whose newest record is a failure.
 
-    ids: set[LineId] = field(default_factory=set)
-    lines: set[int] = field(default_factory=set)
+    Keys are ``("id", id)``, or ``("line", n)`` for an id-less malformed line.
+    """
+
+    keys: set[RecordKey] = field(default_factory=set)
+    failures: set[RecordKey] = field(default_factory=set)
+    #: Whether some line has more than one record (the newest counts).
+    repeated: bool = False
+
+    @staticmethod
+    def key(item: InputLine) -> RecordKey:
+        """The key of an input line."""
+        return ("id", item.id) if item.id is not None else ("line", item.line)
 
     def has(self, item: InputLine) -> bool:
-        return item.id in self.ids if item.id is not None else item.line in self.lines
+        """Whether ``item`` has a record."""
+        return self.key(item) in self.keys
+
+    def failed(self, item: InputLine) -> bool:
+        """Whether ``item``'s newest record is a failure (an error or an input error)."""
+        return self.key(item) in self.failures
+
+    def add(self, key: RecordKey, ok: bool) -> None:
+        """Note a record (a later one for the same key replaces the earlier)."""
+        if key in self.keys:
+            self.repeated = True
+        self.keys.add(key)
+        if ok:
+            self.failures.discard(key)
+        else:
+            self.failures.add(key)
+
+    @property
+    def ids(self) -> set[LineId]:
+        """The ids that have a record."""
+        return {value for kind, value in self.keys if kind == "id"}
+
+    def forget(self, keys: set[RecordKey]) -> None:
+        """Drop ``keys`` (their records were removed from the output)."""
+        self.keys -= keys
+        self.failures -= keys
 
     def __len__(self) -> int:
-        return len(self.ids) + len(self.lines)
+        return len(self.keys)
 
 
 def read_done(path: PathLike, *, repair: bool = True) -> DoneSet:
-    """Read an existing output: what is done, and cut a crash's truncated tail off.
+    """Read an existing output: what is done (and failed), and cut a crash's truncated tail off.
 
-    A record counts when it is a complete line (ends with a newline) holding a JSON object
-    with an ``id``. Everything after the last such record (a line cut short by a kill, or
-    garbage) is truncated away when ``repair`` is true, so that appending starts on a clean
-    line; a bad line in the middle is kept and logged.
+    A record counts when it is a complete line (ends with a newline) holding a record of
+    either output format (see :func:`~llmclient.batch.records.record_state`); when a line
+    has several records, the newest (last) one counts. Everything after the last record (a
+    line cut short by a kill, or garbage) is truncated away when ``repair`` is true, so that
+    appending starts on a clean line; a bad line in the middle is kept and logged.
     """
     done = DoneSet()
     if not os.path.exists(path):
@@ -168,18 +277,14 @@ def read_done(path: PathLike, *, repair: bool = True) -> DoneSet:
     with open(path, "rb") as handle:
         for raw in handle:
             offset += len(raw)
-            record = None
+            state = None
             if raw.endswith(b"\n"):
                 try:
-                    record = json.loads(raw)
+                    state = record_state(json.loads(raw))
                 except ValueError:
-                    record = None
-            if isinstance(record, dict) and "id" in record:
-                key = record["id"]
-                if isinstance(key, (str, int)) and not isinstance(key, bool):
-                    done.ids.add(key)
-                elif key is None and isinstance(record.get("line"), int):
-                    done.lines.add(record["line"])
+                    state = None
+            if state is not None:
+                done.add(*state)
                 bad_lines, pending_bad = bad_lines + pending_bad, 0
                 good_end = offset
             elif raw.strip():
@@ -193,13 +298,6 @@ def read_done(path: PathLike, *, repair: bool = True) -> DoneSet:
     if bad_lines:
         log.warning("%s: %d unreadable line(s) in the middle of the output were kept as they are", path, bad_lines)
     return done
-
-
-def input_error_record(item: InputLine) -> dict[str, Any]:
-    """The output record of a malformed input line (class ``InputError``)."""
-    return {"id": item.id, "line": item.line, "ok": False,
-            "error": {"class": "InputError", "status_code": None, "message": item.problem, "retryable": False,
-                      "client_name": None, "provider": None}}
 
 
 def estimate_tokens(messages: Any, params: dict[str, Any]) -> int:

@@ -1,8 +1,11 @@
 """What a batch run tells its user: the running tally, the progress display, and the final summary.
 
-On a terminal (and with tqdm installed) progress is a bar; otherwise it is a log line every
+On a terminal or in a Jupyter kernel (and with tqdm installed) progress is a bar (a notebook
+widget when ``ipywidgets`` is there, through ``tqdm.auto``); otherwise it is a log line every
 few seconds (logger ``llmclient.batch.progress`` at INFO). Both show done/total, rate, ETA,
-errors so far and tokens so far. :class:`BatchSummary` is what ``run`` returns.
+errors so far and tokens so far. While a bar is shown, the console log handlers of the root
+and ``llmclient`` loggers write through ``tqdm.write``, so that log lines never break the
+bar; they are put back when it closes. :class:`BatchSummary` is what ``run`` returns.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["BatchSummary", "Tally", "Progress", "LineResult"]
 
@@ -53,6 +56,9 @@ class BatchSummary:
         output: The output file.
         total: Non-blank input lines.
         skipped: Lines already in the output when the run started (not redone).
+        skipped_failed: Of those, the lines whose record is a failure (``retry_failed``
+            redoes them).
+        retried: Failed lines whose records were removed to be redone (``retry_failed``).
         written: Records written by this run.
         ok: Successful calls this run.
         failed: Calls that ended in an error this run.
@@ -68,6 +74,8 @@ class BatchSummary:
     output: str
     total: int = 0
     skipped: int = 0
+    skipped_failed: int = 0
+    retried: int = 0
     written: int = 0
     ok: int = 0
     failed: int = 0
@@ -98,6 +106,16 @@ class BatchSummary:
         return self.remaining == 0
 
     @property
+    def failures(self) -> int:
+        """Lines whose record in the output is now a failure: this run's and the skipped ones."""
+        return self.failed + self.input_errors + self.skipped_failed
+
+    @property
+    def all_ok(self) -> bool:
+        """Every input line now has a record in the output, and every one is a success."""
+        return self.complete and self.failures == 0
+
+    @property
     def outcomes(self) -> dict[str, int]:
         """Counts by outcome: ``ok``, ``error``, ``input_error``, ``skipped``, ``remaining``."""
         return {"ok": self.ok, "error": self.failed, "input_error": self.input_errors, "skipped": self.skipped,
@@ -106,14 +124,20 @@ class BatchSummary:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field and derived count."""
         return {"input": self.input, "output": self.output, "total": self.total, "outcomes": self.outcomes,
-                "written": self.written, "errors_by_class": dict(self.errors_by_class),
+                "written": self.written, "skipped_failed": self.skipped_failed, "retried": self.retried,
+                "failures": self.failures, "errors_by_class": dict(self.errors_by_class),
                 "tokens_by_client": {k: dict(v) for k, v in self.tokens_by_client.items()},
                 "wall_s": round(self.wall_s, 3), "calls_per_s": round(self.calls_per_s, 2),
-                "interrupted": self.interrupted, "complete": self.complete}
+                "interrupted": self.interrupted, "complete": self.complete, "all_ok": self.all_ok}
 
     def format(self) -> str:
         """A few human-readable lines."""
-        lines = [f"batch {self.input} -> {self.output}: {self.total} line(s), {self.skipped} already done, "
+        done = f"{self.skipped} already done"
+        if self.skipped_failed:
+            done += f" ({self.skipped_failed} of them failed: --retry-failed redoes them)"
+        if self.retried:
+            done += f", {self.retried} failed redone"
+        lines = [f"batch {self.input} -> {self.output}: {self.total} line(s), {done}, "
                  f"{self.written} written, {self.remaining} remaining",
                  f"  ok {self.ok}, errors {self.failed}, input errors {self.input_errors}; "
                  f"{self.calls} call(s) in {self.wall_s:.1f}s ({self.calls_per_s:.1f} calls/s)"]
@@ -174,16 +198,19 @@ class Progress:
         self.started = time.monotonic()
         self._next_log = self.started + every
         self._bar: Any = None
-        want_bar = mode if mode is not None else _stderr_is_terminal()
+        self._restore_logging: Callable[[], None] = lambda: None
+        notebook = mode is None and _in_notebook()
+        want_bar = mode if mode is not None else notebook or _stderr_is_terminal()
         if want_bar:
             try:
-                tqdm: Any = importlib.import_module("tqdm").tqdm
+                tqdm: Any = importlib.import_module("tqdm.auto" if notebook else "tqdm").tqdm
             except ImportError:
                 tqdm = None
             if tqdm is not None:
                 s = tally.summary
                 self._bar = tqdm(total=s.total, initial=s.skipped, unit="call", file=sys.stderr,
                                  dynamic_ncols=True, smoothing=0.1, desc="batch")
+                self._restore_logging = _route_console_logging(tqdm)
         self._last_postfix = 0.0
 
     def update(self) -> None:
@@ -219,8 +246,12 @@ class Progress:
     def close(self) -> None:
         """Close the bar (or log the last line)."""
         if self._bar is not None:
-            self._bar.set_postfix_str(f"errors={self.tally.errors} tokens={self.tally.tokens}", refresh=True)
-            self._bar.close()
+            try:
+                self._bar.set_postfix_str(f"errors={self.tally.errors} tokens={self.tally.tokens}", refresh=True)
+                self._bar.close()
+            finally:
+                self._restore_logging()
+                self._restore_logging = lambda: None
         else:
             self.log_line()
 
@@ -230,3 +261,53 @@ def _stderr_is_terminal() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _in_notebook() -> bool:
+    """Whether this process is a Jupyter (IPython) kernel, where stderr is no terminal but a bar shows."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    if get_ipython is None:
+        return False
+    try:
+        shell = get_ipython()
+        return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+    except Exception:  # a half-initialised IPython: no bar
+        return False
+
+
+class _BarWriter(logging.Handler):
+    """Writes log records through ``tqdm.write`` (above the bar) instead of over it."""
+
+    def __init__(self, bar_class: Any, original: logging.StreamHandler[Any]) -> None:
+        super().__init__(original.level)
+        self.bar_class = bar_class
+        self.stream = original.stream
+        self.setFormatter(original.formatter)
+        for log_filter in original.filters:
+            self.addFilter(log_filter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.bar_class.write(self.format(record), file=self.stream)
+        except Exception:
+            self.handleError(record)
+
+
+def _route_console_logging(bar_class: Any) -> Callable[[], None]:
+    """Swap the console handlers of the root and ``llmclient`` loggers for bar writers; returns the undo."""
+    consoles = (sys.stdout, sys.stderr)
+    swapped: list[tuple[logging.Logger, list[logging.Handler]]] = []
+    for logger in (logging.getLogger(), logging.getLogger("llmclient")):
+        handlers = list(logger.handlers)
+        replaced = [_BarWriter(bar_class, h) if type(h) is logging.StreamHandler and h.stream in consoles else h
+                    for h in handlers]
+        if any(a is not b for a, b in zip(handlers, replaced, strict=True)):
+            logger.handlers = replaced
+            swapped.append((logger, handlers))
+
+    def restore() -> None:
+        for logger, handlers in swapped:
+            logger.handlers = handlers
+
+    return restore

@@ -10,6 +10,7 @@ the output holds only complete records, and running again with it finishes the r
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import signal
 import threading
@@ -24,22 +25,13 @@ from ..client import Client
 from ..config.loader import ConfigSource, load_config
 from ..config.registry import Registry
 from ..errors import LLMError, RateLimitError
-from ..models import Attempt, Completion
 from ..ratelimit import RateLimiter
-from .jsonl import (
-    InputLine,
-    OutputFile,
-    PathLike,
-    dumps,
-    estimate_tokens,
-    input_error_record,
-    read_done,
-    read_input,
-    scan_input,
-)
+from .jsonl import InputLine, OutputFile, PathLike, dumps, estimate_tokens, prepare_output, read_input
 from .progress import BatchSummary, LineResult, Progress, Tally
+from .records import check_output_format, completion_record, error_record, input_error_record
 
-__all__ = ["run", "BatchControl", "execute_line", "ClientSource"]
+__all__ = ["run", "BatchControl", "execute_line", "ClientSource", "completion_record", "error_record",
+           "check_arguments"]
 
 log = logging.getLogger(__name__)
 
@@ -107,45 +99,13 @@ class BatchControl:
         return restore
 
 
-def _attempt(a: Attempt) -> dict[str, Any]:
-    return {"client_name": a.client_name, "provider": a.provider, "outcome": a.outcome,
-            "status_code": a.status_code, "latency_s": round(a.latency_s, 4)}
-
-
-def completion_record(item: InputLine, c: Completion, attempts: list[Attempt]) -> dict[str, Any]:
-    """The output record of a successful line."""
-    u = c.usage
-    return {"id": item.id, "line": item.line, "ok": True, "completion": {
-        "text": c.text, "finish_reason": c.finish_reason, "raw_finish_reason": c.raw_finish_reason,
-        "tool_calls": [{"id": t.id, "name": t.name, "arguments": dict(t.arguments)} for t in c.tool_calls],
-        "usage": {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens, "total_tokens": u.total_tokens,
-                  "cached_input_tokens": u.cached_input_tokens,
-                  "cache_creation_input_tokens": u.cache_creation_input_tokens,
-                  "reasoning_tokens": u.reasoning_tokens},
-        "client_name": c.client_name, "provider": c.provider, "model": c.model, "request_id": c.request_id,
-        "attempts": [_attempt(a) for a in (c.attempts or attempts)]}}
-
-
-def error_record(item: InputLine, err: BaseException, attempts: list[Attempt]) -> dict[str, Any]:
-    """The output record of a failed line (the message of an LLMError is already redacted)."""
-    if isinstance(err, LLMError):
-        error = {"class": type(err).__name__, "status_code": err.status_code, "message": err.message,
-                 "retryable": err.retryable, "client_name": err.client_name, "provider": err.provider,
-                 "code": err.code}
-    else:
-        error = {"class": type(err).__name__, "status_code": None, "message": str(err)[:500], "retryable": False,
-                 "client_name": None, "provider": None, "code": None}
-    return {"id": item.id, "line": item.line, "ok": False, "error": error,
-            "attempts": [_attempt(a) for a in attempts]}
-
-
 #: Call parameters a JSON line may not set (they are the call's own, not the provider's).
 _RESERVED_PARAMS = frozenset({"cancel", "on_event"})
 
 
 def execute_line(client: Client, item: InputLine, *, params: Mapping[str, Any] | None = None,
                  limiter: RateLimiter | None = None, estimate: int = 0,
-                 control: BatchControl | None = None) -> LineResult:
+                 control: BatchControl | None = None, output_format: str = "llmclient") -> LineResult:
     """Make one line's call (through ``client.complete``) and build its record; never raises.
 
     Runs on a pool thread (or a Dask worker). A call cut short by ``control.cancel()``
@@ -164,12 +124,12 @@ def execute_line(client: Client, item: InputLine, *, params: Mapping[str, Any] |
         if limiter is not None and isinstance(err, RateLimitError) and err.retry_after:
             limiter.penalize(err.retry_after)
         attempts = list(getattr(err, "attempts", None) or ())
-        return LineResult(item.id, item.line, dumps(error_record(item, err, attempts)), "error",
+        return LineResult(item.id, item.line, dumps(error_record(item, err, attempts, output_format)), "error",
                           error_class=type(err).__name__, client_name=getattr(err, "client_name", None))
     u = completion.usage
     if limiter is not None and u.total_tokens:
         limiter.record(u.total_tokens, estimate=estimate)
-    return LineResult(item.id, item.line, dumps(completion_record(item, completion, [])), "ok",
+    return LineResult(item.id, item.line, dumps(completion_record(item, completion, [], output_format)), "ok",
                       client_name=completion.client_name, usage=(u.input_tokens, u.output_tokens, u.total_tokens))
 
 
@@ -177,7 +137,8 @@ def run(config_or_registry: ClientSource, client: str | None = None, input: Path
         *, workers: int = 32, requests_per_minute: float | None = None, tokens_per_minute: float | None = None,
         rate_limiter: RateLimiter | None = None, params: Mapping[str, Any] | None = None,
         progress: bool | None = None, progress_every: float = 10.0, control: BatchControl | None = None,
-        handle_sigint: bool = True, cancel_grace: float = 10.0) -> BatchSummary:
+        handle_sigint: bool = True, cancel_grace: float = 10.0, retry_failed: bool = False,
+        output_format: str = "llmclient") -> BatchSummary:
     """Run every line of a JSONL input through one client, appending records to a JSONL output.
 
     Resumable: ids already in ``output`` are skipped, and a truncated last line left by a
@@ -187,7 +148,8 @@ def run(config_or_registry: ClientSource, client: str | None = None, input: Path
         config_or_registry: A config (dict, ``.json``/``.baml`` path), a :class:`Registry`
             (not closed here), or a :class:`Client`.
         client: The client's name in the config (ignored when a Client is given).
-        input: The JSONL input: ``{"id", "messages" | "prompt", "params"?}`` per line.
+        input: The JSONL input: ``{"id", "messages" | "prompt", "params"?}`` per line, or
+            OpenAI Batch API lines (``{"custom_id", "method", "url", "body"}``).
         output: The JSONL output (created, or resumed when it exists).
         workers: At most this many calls in flight (and the pool size of a loaded config).
         requests_per_minute: Client-side request budget (token bucket).
@@ -195,16 +157,27 @@ def run(config_or_registry: ClientSource, client: str | None = None, input: Path
             characters // 4 plus ``max_tokens`` (or 256), then settled with actual usage.
         rate_limiter: Share this limiter instead (e.g. with other runs on one account).
         params: Call parameters for every line (a line's own ``params`` win).
-        progress: None: a bar on a terminal, else log lines; True: a bar; False: log lines.
+        progress: None: a bar on a terminal or in a notebook, else log lines; True: a bar;
+            False: log lines.
         progress_every: Seconds between progress log lines.
         control: Stop or cancel the run from another thread.
         handle_sigint: Make Ctrl-C stop (then cancel) the run, when run on the main thread.
         cancel_grace: After a cancel, seconds to wait for the aborted calls to return.
+        retry_failed: Redo the lines whose record in ``output`` is a failure (an error or
+            an input error): their records are removed first (the file is rewritten safely,
+            see :mod:`llmclient.batch.compact`), so that afterwards every id has exactly
+            one record, the newest.
+        output_format: ``"llmclient"`` (the default) or ``"openai"``, the OpenAI Batch API's
+            output lines (see :mod:`llmclient.batch.records`).
 
     Raises:
+        ValueError: A bad number (``workers`` < 1, a budget <= 0...) or output format.
         DuplicateIdError: Some ids repeat in the input (before any call is made).
         ConfigError: A bad config, an unknown client, or an unreadable input.
     """
+    check_arguments(workers=workers, requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
+                    progress_every=progress_every, cancel_grace=cancel_grace)
+    check_output_format(output_format)
     control = control or BatchControl()
     limiter = rate_limiter or (RateLimiter(requests_per_minute, tokens_per_minute)
                                if requests_per_minute or tokens_per_minute else None)
@@ -220,10 +193,42 @@ def run(config_or_registry: ClientSource, client: str | None = None, input: Path
             target = owned.client(_require(client))
         return _drive(target, input, output, workers=workers, limiter=limiter, params=params, progress=progress,
                       progress_every=progress_every, control=control, handle_sigint=handle_sigint,
-                      cancel_grace=cancel_grace)
+                      cancel_grace=cancel_grace, retry_failed=retry_failed, output_format=output_format)
     finally:
         if owned is not None:
             owned.close()
+
+
+def check_arguments(**numbers: float | None) -> None:
+    """Refuse bad numbers before any work: counts (``workers``, ``max_concurrency``...) are
+    integers >= 1, budgets and intervals are finite and > 0, ``cancel_grace`` and ``retries``
+    are >= 0; None means "not given".
+
+    Raises:
+        ValueError: Naming the argument and the value.
+    """
+    for name, value in numbers.items():
+        if value is None:
+            continue
+        if name in ("cancel_grace", "retries"):
+            ok, rule = _finite(value) and value >= 0, "a number >= 0"
+        elif name in _COUNTS:
+            ok, rule = isinstance(value, int) and not isinstance(value, bool) and value >= 1, "an integer >= 1"
+        else:
+            ok, rule = _finite(value) and value > 0, "a number > 0"
+        if name == "retries":
+            ok, rule = ok and isinstance(value, int), "an integer >= 0"
+        if not ok:
+            raise ValueError(f"{name} must be {rule} (got {value!r})")
+
+
+#: The arguments :func:`check_arguments` treats as counts.
+_COUNTS = frozenset({"workers", "max_concurrency", "partitions", "partition_size", "threads_per_partition",
+                     "max_pending"})
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _require(client: str | None) -> str:
@@ -236,18 +241,19 @@ def _require(client: str | None) -> str:
 
 def _drive(target: Client, input: PathLike, output: PathLike, *, workers: int, limiter: RateLimiter | None,
            params: Mapping[str, Any] | None, progress: bool | None, progress_every: float, control: BatchControl,
-           handle_sigint: bool, cancel_grace: float) -> BatchSummary:
+           handle_sigint: bool, cancel_grace: float, retry_failed: bool, output_format: str) -> BatchSummary:
     started = time.monotonic()
-    done = read_done(output)
-    scan = scan_input(input, done=done)
-    summary = BatchSummary(str(input), str(output), total=scan.lines, skipped=scan.done)
+    done, scan = prepare_output(input, output, retry_failed=retry_failed)
+    summary = BatchSummary(str(input), str(output), total=scan.lines, skipped=scan.done,
+                           skipped_failed=scan.done_failed, retried=len(scan.redo))
     tally = Tally(summary)
     display = Progress(tally, mode=progress, every=progress_every)
     results: queue.SimpleQueue[tuple[Future[LineResult], InputLine]] = queue.SimpleQueue()
     pending: set[Future[LineResult]] = set()
     executor = target.runtime.executor
     restore = control.install_sigint() if handle_sigint else (lambda: None)
-    log.info("batch: %d line(s) in %s, %d already done in %s", scan.lines, input, scan.done, output)
+    log.info("batch: %d line(s) in %s, %d already done in %s (%d of them failed), %d failed line(s) to redo",
+             scan.lines, input, scan.done, output, scan.done_failed, len(scan.redo))
 
     with OutputFile(output) as out:
         def handle(result: LineResult) -> None:
@@ -278,7 +284,7 @@ def _drive(target: Client, input: PathLike, output: PathLike, *, workers: int, l
                     continue
                 if item.problem is not None:
                     log.warning("batch: %s", item.problem)
-                    handle(LineResult(item.id, item.line, dumps(input_error_record(item)), "input_error",
+                    handle(LineResult(item.id, item.line, dumps(input_error_record(item, output_format)), "input_error",
                                       error_class="InputError"))
                     continue
                 while len(pending) >= workers and not control.stopping.is_set():
@@ -291,7 +297,7 @@ def _drive(target: Client, input: PathLike, output: PathLike, *, workers: int, l
                 if control.stopping.is_set():
                     break
                 future = executor.submit(execute_line, target, item, params=params, limiter=limiter,
-                                         estimate=estimate, control=control)
+                                         estimate=estimate, control=control, output_format=output_format)
                 pending.add(future)
                 future.add_done_callback(lambda f, item=item: results.put((f, item)))  # type: ignore[misc]
         except _Stopped:
