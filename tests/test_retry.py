@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import email.utils
+
 import pytest
 
 from llmclient.errors import (
@@ -15,7 +18,8 @@ from llmclient.errors import (
     RateLimitError,
     TransportError,
 )
-from llmclient.retry import NO_RETRY, RetryPolicy
+from llmclient.providers import status
+from llmclient.retry import NO_RETRY, RetryPolicy, RetryState, retry_after_from_headers, should_retry_header
 
 
 def _never() -> float:
@@ -152,3 +156,85 @@ def test_each_delay_comes_from_the_current_error() -> None:
 
 def test_no_retry_policy_never_retries() -> None:
     assert NO_RETRY.next_delay(1, TransportError("reset"), _never) is None
+
+
+# -- RetryState: the one place attempts are counted ---------------------------------------------------------
+
+
+def test_retry_state_increments_to_a_new_frozen_state_until_the_retries_are_used() -> None:
+    policy = RetryPolicy(max_retries=2, strategy="exponential_backoff", delay_ms=100, multiplier=3)
+    first = RetryState(policy, random=_never)
+    err = ProviderError("boom", status_code=500)
+    second = first.increment(err)
+    assert second is not None and second is not first
+    assert (first.attempt, first.retries, first.delay_s) == (1, 0, 0.0)  # unchanged: states are values
+    assert (second.attempt, second.retries, second.delay_s, second.retries_left) == (2, 1, 0.1, 1)
+    assert second.error is err
+    third = second.increment(err)
+    assert third is not None and (third.attempt, third.retries, third.delay_s) == (3, 2, pytest.approx(0.3))
+    assert third.increment(err) is None  # max_retries used up: give up
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        third.retries = 0  # type: ignore[misc]
+
+
+def test_retry_state_gives_up_on_what_the_policy_or_the_server_refuses() -> None:
+    state = RetryState(RetryPolicy(max_retries=3, max_retry_after_ms=1000), random=_never)
+    assert state.increment(InvalidRequestError("bad", status_code=400)) is None
+    assert state.increment(CancelledError("caller")) is None
+    told_no = ProviderError("boom", status_code=500)
+    told_no.should_retry = False
+    assert state.increment(told_no) is None
+    assert state.increment(RateLimitError("later", status_code=429, retry_after=1.5)) is None  # past the cap
+    waited = state.increment(RateLimitError("soon", status_code=429, retry_after=0.75))
+    assert waited is not None and waited.delay_s == 0.75
+
+
+def test_retry_state_draws_jitter_from_the_injected_random() -> None:
+    policy = RetryPolicy(max_retries=1, delay_ms=1000, jitter="full")
+    following = RetryState(policy, random=lambda: 0.4).increment(TransportError("reset"))
+    assert following is not None and following.delay_s == pytest.approx(0.4)
+
+
+def test_a_refreshed_401_uses_no_retry_and_only_once_per_call() -> None:
+    state = RetryState(RetryPolicy(max_retries=1), random=_never)
+    unauthorized = AuthError("stale token", status_code=401)
+    assert state.may_refresh(unauthorized)
+    assert not state.may_refresh(AuthError("forbidden", status_code=403))
+    refreshed = state.after_refresh(unauthorized)
+    assert (refreshed.attempt, refreshed.retries, refreshed.retries_left, refreshed.delay_s) == (2, 0, 1, 0.0)
+    assert not refreshed.may_refresh(unauthorized)
+    retried = refreshed.increment(ProviderError("boom", status_code=500))
+    assert retried is not None and (retried.attempt, retried.retries) == (3, 1)
+
+
+def test_next_delay_is_the_retry_states_answer() -> None:
+    policy = RetryPolicy(max_retries=4, strategy="exponential_backoff", delay_ms=100, multiplier=2, jitter="equal")
+    err = ProviderError("boom", status_code=503)
+    state = RetryState(policy, random=lambda: 0.5)
+    for number in range(1, 5):
+        following = state.increment(err)
+        assert following is not None and policy.next_delay(number, err, lambda: 0.5) == following.delay_s
+        state = following
+    assert state.increment(err) is None and policy.next_delay(5, err, lambda: 0.5) is None
+
+
+# -- the server's retry hints, parsed beside the state ---------------------------------------------------------
+
+
+def test_retry_after_headers_seconds_milliseconds_and_dates() -> None:
+    assert retry_after_from_headers({"retry-after": "3"}) == 3.0
+    assert retry_after_from_headers({"retry-after": "0.5"}) == 0.5
+    assert retry_after_from_headers({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert retry_after_from_headers({"retry-after-ms": "soon", "retry-after": "9"}) == 9.0
+    date = email.utils.formatdate(1_000_030, usegmt=True)
+    assert retry_after_from_headers({"retry-after": date}, now=1_000_000) == pytest.approx(30.0)
+    assert retry_after_from_headers({"retry-after": date}, now=2_000_000) == 0.0  # a date in the past: now
+    for ignored in ("-1", "soon", "", "nan"):
+        assert retry_after_from_headers({"retry-after": ignored}) is None
+    assert retry_after_from_headers({}) is None
+
+
+def test_x_should_retry_header_and_the_old_import_path() -> None:
+    assert [should_retry_header({"x-should-retry": v}) for v in ("true", "false", "maybe")] == [True, False, None]
+    assert status.retry_after_from_headers is retry_after_from_headers
+    assert status.should_retry_header is should_retry_header

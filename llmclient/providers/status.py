@@ -2,16 +2,14 @@
 
 Each provider adapter reads its own error JSON (type, code, message) and then calls
 :func:`http_error`, which picks the class from the status (refined by the provider's
-code), parses the server's retry hints and redacts the body. The same table serves
-error events inside a 200 stream: their type is mapped to the status it stands for.
+code), reads the server's retry hints (parsed in :mod:`llmclient.retry`) and redacts the
+body. The same table serves error events inside a 200 stream: their type is mapped to the
+status it stands for.
 """
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
-from typing import Mapping
 
 from ..errors import (
     AuthError,
@@ -22,6 +20,7 @@ from ..errors import (
 )
 from ..models import HttpResponse
 from ..redaction import redact_text
+from ..retry import retry_after_from_headers, should_retry_header  # re-exported: they lived here
 
 __all__ = ["class_for_status", "http_error", "retry_after_from_headers", "describe_unexpected_body",
            "should_retry_header"]
@@ -36,47 +35,6 @@ def class_for_status(status: int) -> type[LLMError]:
     if status in (408, 409) or status >= 500:
         return ProviderError
     return InvalidRequestError
-
-
-def retry_after_from_headers(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds the server asked us to wait: ``retry-after-ms``, else ``retry-after``.
-
-    ``retry-after`` may be seconds (integer or float) or an HTTP date. Unparseable or
-    negative values are ignored.
-    """
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            value = float(ms) / 1000.0
-            if value >= 0:
-                return value
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-        return value if value >= 0 else None
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
-
-
-def should_retry_header(headers: Mapping[str, str]) -> bool | None:
-    """The ``x-should-retry: true|false`` verdict, when the server gave one."""
-    value = headers.get("x-should-retry")
-    if value == "true":
-        return True
-    if value == "false":
-        return False
-    return None
 
 
 def http_error(

@@ -20,7 +20,7 @@ from ..client import CallContext, Client
 from ..errors import AllClientsFailedError, CancelledError, ConfigError, LLMError, LLMTimeoutError
 from ..hooks import emit
 from ..models import Attempt, ChatRequest, Completion
-from ..retry import NO_RETRY, RetryPolicy
+from ..retry import NO_RETRY, RetryPolicy, RetryState
 from ..runtime import Runtime
 from ..stream import Stream
 from .cooldown import Cooldown
@@ -368,12 +368,16 @@ class FallbackClient(CompositeClient):
 
 
 class _ChainPlan:
-    """A fallback call's order: the members not cooling, in order; then, if the policy says so, again."""
+    """A fallback call's order: the members not cooling, in order; then, if the policy says so, again.
+
+    ``state`` counts the rounds after the first (its ``retries``), against the fallback's
+    own retry policy; each member's own retries are counted by the member.
+    """
 
     def __init__(self, owner: FallbackClient, context: CallContext) -> None:
         self.owner = owner
         self.context = context
-        self.round = 0
+        self.state = RetryState(owner.retry_policy, random=owner.runtime.random)
         self.queue = owner.cooldown.available(range(len(owner.member_names)))
 
     def __call__(self, error: LLMError | None, *, hedge: bool) -> int | None:
@@ -381,12 +385,12 @@ class _ChainPlan:
         if not self.queue:
             if hedge or error is None:
                 return None
-            self.round += 1
-            delay = owner.retry_policy.next_delay(self.round, error, owner.runtime.random)
-            if not owner._sleep_before_retry(self.context, delay):
+            following = self.state.increment(error)
+            if following is None or not owner._sleep_before_retry(self.context, following.delay_s):
                 return None
+            self.state = following
             log.warning("fallback %r: every member failed; repeating the chain (retry %d of %d)", owner.name,
-                        self.round, owner.retry_policy.max_retries)
+                        following.retries, owner.retry_policy.max_retries)
             self.queue = owner.cooldown.available(range(len(owner.member_names)))
         return self.queue.pop(0)
 

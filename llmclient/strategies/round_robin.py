@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 from ..client import CallContext, Client
 from ..errors import ConfigError, LLMError
-from ..retry import RetryPolicy
+from ..retry import RetryPolicy, RetryState
 from ..runtime import Runtime
 from .fallback import CompositeClient, Member, NextMember
 
@@ -103,12 +103,16 @@ class RoundRobinClient(CompositeClient):
 
 
 class _TurnPlan:
-    """A round-robin call's order: this call's turn, then the next members while the policy allows."""
+    """A round-robin call's order: this call's turn, then the next members while the policy allows.
+
+    ``state`` counts the members tried after the first (its ``retries``) against the
+    round-robin's retry policy; a member that cannot be built is skipped without a retry.
+    """
 
     def __init__(self, owner: RoundRobinClient, context: CallContext) -> None:
         self.owner = owner
         self.context = context
-        self.retries = 0
+        self.state = RetryState(owner.retry_policy, random=owner.runtime.random)
         self.unbuildable: set[int] = set()
         self.last: int | None = None
 
@@ -132,10 +136,10 @@ class _TurnPlan:
         else:
             if error is None:
                 return None
-            self.retries += 1
-            delay = owner.retry_policy.next_delay(self.retries, error, owner.runtime.random)
-            if not owner._sleep_before_retry(self.context, delay):
+            following = self.state.increment(error)
+            if following is None or not owner._sleep_before_retry(self.context, following.delay_s):
                 return None
+            self.state = following
         self.last = self._from(self.last + 1)
         log.debug("round-robin %r: moving on to member %s", owner.name, owner.member_names[self.last])
         return self.last
