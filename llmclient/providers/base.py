@@ -19,12 +19,12 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 from ..abort import AbortScope
 from ..auth.base import AuthProvider
 from ..client import CallContext, Client
-from ..errors import AuthError, ConfigError, FinishReasonError, LLMError, RateLimitError
+from ..errors import ConfigError, FinishReasonError, LLMError, RateLimitError
 from ..hooks import emit
 from ..models import Attempt, ChatRequest, Chunk, Completion, HttpRequest, HttpResponse, MessagesInput, to_messages
 from ..ratelimit import RateLimiter
 from ..redaction import redact_headers, redact_text, redact_url
-from ..retry import NO_RETRY, RetryPolicy
+from ..retry import NO_RETRY, RetryPolicy, RetryState
 from ..runtime import Runtime
 from ..stream import Stream, StreamAccumulator, chunks_of
 from ..transport import StreamingResponse, Timeouts
@@ -282,19 +282,18 @@ class LeafClient(Client):
 
     def _with_retries(self, request: ChatRequest, context: CallContext,
                       attempt: Callable[[ChatRequest, CallContext, int], Any]) -> Any:
+        """Run ``attempt`` until it succeeds or the call's RetryState gives up (it counts every try)."""
         runtime = self.runtime
-        number = 0
-        refreshed = False
+        state = RetryState(self.retry_policy, random=runtime.random)
         estimate = _estimate_tokens(request) if self.rate_limiter is not None else 0
         while True:
-            number += 1
             if context.cancel is not None:
                 context.cancel.raise_if_cancelled()
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire(estimate, wait=lambda s: runtime.wait(s, context.cancel))
             started = runtime.clock()
             try:
-                result = attempt(request, context, number)
+                result = attempt(request, context, state.attempt)
             except LLMError as caught:
                 err = context.cancelled_error(caught) or caught
                 err.with_context(client_name=self.name, provider=self.provider)
@@ -304,27 +303,27 @@ class LeafClient(Client):
                     from ..events import AttemptFailed  # event types load with the first hook
 
                     emit(context.hooks, AttemptFailed(self.name, self.provider, monotonic(), context.call_id, err,
-                                                      elapsed, number))
+                                                      elapsed, state.attempt))
                 if err is not caught:
                     raise err from caught
                 if self.rate_limiter is not None and isinstance(err, RateLimitError) and err.retry_after:
                     self.rate_limiter.penalize(err.retry_after)
-                if (isinstance(err, AuthError) and err.status_code == 401 and not refreshed
-                        and self.auth is not None and self.auth.refresh()):
-                    refreshed = True
-                    log.debug("client %s: 401, credentials refreshed; trying once more", self.name)
+                if state.may_refresh(err) and self.auth is not None and self.auth.refresh():
+                    state = state.after_refresh(err)
+                    log.debug("client %s: 401, credentials refreshed; trying again (no retry used)", self.name)
                     continue
-                delay = self.retry_policy.next_delay(number, err, runtime.random)
+                following = state.increment(err)
                 remaining = context.remaining()
-                if delay is None or (remaining is not None and delay >= remaining):
+                if following is None or (remaining is not None and following.delay_s >= remaining):
                     raise
+                state, delay = following, following.delay_s
                 log.debug("client %s: %s (%s); retry %d of %d in %.3f s", self.name, type(err).__name__,
-                          err.status_code or err.message, number, self.retry_policy.max_retries, delay)
+                          err.status_code or err.message, state.retries, self.retry_policy.max_retries, delay)
                 if context.hooks:
                     from ..events import RetryScheduled, describe
 
                     emit(context.hooks, RetryScheduled(self.name, self.provider, monotonic(), context.call_id, delay,
-                                                       number, describe(err), err))
+                                                       state.retries, describe(err), err))
                 runtime.wait(delay, context.cancel)
                 continue
             context.attempts.append(Attempt(self.name, self.provider, runtime.clock() - started, None, 200))
