@@ -6,6 +6,12 @@ and reason), a fallback taken, a hedge started, each stream chunk, and the call 
 Every event carries the client and provider names and a ``time.monotonic()`` timestamp;
 request and response metadata are redacted before they reach a hook. A hook that raises is
 logged and ignored: observing a call never breaks it.
+
+Times are measured on one clock (``time.monotonic()``, the events' ``at``) from the moment
+an attempt's request was sent: ``ResponseReceived.elapsed_s`` and the Collector's
+``time_to_first_token_s`` end when the answer arrived (for a stream: its first content),
+``total_s`` when the attempt ended (for a stream: its last chunk or its failure), so
+``time_to_first_token_s <= total_s`` always holds.
 """
 
 from __future__ import annotations
@@ -61,7 +67,13 @@ class RequestSent(Event):
 
 @dataclass(frozen=True)
 class ResponseReceived(Event):
-    """An HTTP answer arrived (for a stream: its headers and first content)."""
+    """An HTTP answer arrived (for a stream: its headers and first content).
+
+    ``elapsed_s`` is the time since the attempt's :class:`RequestSent`, on the same clock.
+    A 2xx answer can still fail afterwards (an unparseable body, a refused finish
+    reason, a stream cut later): an :class:`AttemptFailed` with the same ``attempt``
+    number then follows.
+    """
 
     status_code: int | None
     headers: Mapping[str, str]
@@ -109,7 +121,11 @@ class HedgeStarted(Event):
 
 @dataclass(frozen=True)
 class StreamChunk(Event):
-    """One chunk reached the caller; ``index`` counts from 0."""
+    """One chunk reached the caller; ``index`` counts from 0.
+
+    ``client_name`` and ``provider`` name the provider client whose answer it is (for a
+    composite: the member that answered).
+    """
 
     index: int
     text: str
@@ -127,7 +143,17 @@ class CallFinished(Event):
 
 @dataclass
 class AttemptLog:
-    """One HTTP attempt of a call, as a Collector saw it."""
+    """One HTTP attempt of a call, as a Collector saw it.
+
+    ``started_at`` is when its request was sent; ``time_to_first_token_s`` is the time from
+    then to the answer (for a stream: its first content; for ``complete()``: the whole
+    answer, so it equals ``total_s`` when the attempt succeeded); ``total_s`` the time to
+    the attempt's end (for a stream: its last chunk, or the failure that ended it; None
+    while it runs, and for a stream closed before its end). ``error`` is the failure that
+    ended the attempt, also when it came after a 2xx status (a body that cannot be parsed,
+    a refused finish reason, a stream cut midway). ``attempt`` is the client's attempt
+    number (1-based, as in the events).
+    """
 
     client_name: str
     provider: str
@@ -140,6 +166,13 @@ class AttemptLog:
     total_s: float | None = None
     error: LLMError | None = None
     selected: bool = False
+    attempt: int = 0
+    stream: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the attempt got a 2xx answer and nothing failed after it."""
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
 @dataclass
@@ -180,33 +213,43 @@ class Collector:
         with self._lock:
             call = self._calls.setdefault(event.call_id, CallLog(event.call_id))
             if isinstance(event, RequestSent):
-                call.attempts.append(AttemptLog(event.client_name, event.provider, event.url, event.body, event.at))
-            elif isinstance(event, (ResponseReceived, AttemptFailed)):
-                attempt = next((a for a in reversed(call.attempts) if a.client_name == event.client_name
-                                and a.total_s is None), None)
-                if attempt is None:
-                    return
-                if isinstance(event, ResponseReceived):
+                call.attempts.append(AttemptLog(event.client_name, event.provider, event.url, event.body, event.at,
+                                                attempt=event.attempt, stream=event.stream))
+            elif isinstance(event, ResponseReceived):
+                attempt = _running(call, event.client_name, event.attempt)
+                if attempt is not None:
                     attempt.status_code = event.status_code
                     attempt.response_body = event.body
                     attempt.time_to_first_token_s = event.at - attempt.started_at
-                    if event.status_code is not None and event.status_code < 300:
-                        attempt.total_s = event.elapsed_s
-                else:
+                    if not attempt.stream and attempt.ok:  # the whole answer is in (it may still fail to parse)
+                        attempt.total_s = attempt.time_to_first_token_s
+            elif isinstance(event, AttemptFailed):
+                attempt = _running(call, event.client_name, event.attempt)
+                if attempt is not None:
                     attempt.error = event.error
                     attempt.status_code = attempt.status_code or event.error.status_code
-                    attempt.total_s = event.elapsed_s
+                    attempt.total_s = event.at - attempt.started_at
             elif isinstance(event, RetryScheduled):
                 call.retries.append(event)
             elif isinstance(event, FallbackTaken):
                 call.fallbacks.append(event)
             elif isinstance(event, CallFinished):
-                call.completion, call.error, call.latency_s = event.completion, event.error, event.latency_s
-                if event.completion is not None:
-                    chosen = [a for a in call.attempts if a.error is None and a.status_code is not None
-                              and a.client_name == event.completion.client_name]
-                    if chosen:
-                        chosen[-1].selected = True
+                self._finish(call, event)
+
+    @staticmethod
+    def _finish(call: CallLog, event: CallFinished) -> None:
+        call.completion, call.error, call.latency_s = event.completion, event.error, event.latency_s
+        source = event.completion.client_name if event.completion is not None else \
+            event.error.client_name if event.error is not None else None
+        streamed = next((a for a in reversed(call.attempts) if a.stream and a.ok and a.total_s is None
+                         and a.client_name == source), None)
+        if streamed is not None:  # the stream ended with the call: at its last chunk, or failing
+            streamed.total_s = event.at - streamed.started_at
+            streamed.error = event.error
+        if event.completion is not None:
+            chosen = [a for a in call.attempts if a.ok and a.client_name == event.completion.client_name]
+            if chosen:
+                chosen[-1].selected = True
 
     @property
     def calls(self) -> list[CallLog]:
@@ -232,6 +275,13 @@ class Collector:
         """Forget every call."""
         with self._lock:
             self._calls.clear()
+
+
+def _running(call: CallLog, client_name: str, number: int) -> AttemptLog | None:
+    """The attempt an event of ``client_name``'s attempt ``number`` belongs to: the newest with that
+    number that has not failed (a fallback chain repeated runs the same numbers again)."""
+    return next((a for a in reversed(call.attempts) if a.client_name == client_name and a.attempt == number
+                 and a.error is None), None)
 
 
 def describe(value: Any) -> str:

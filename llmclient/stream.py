@@ -109,6 +109,7 @@ class Stream:
         self._hooks: tuple[EventHook, ...] = ()
         self._on_done: Callable[[Completion | None, LLMError | None], None] | None = None
         self._chunk_index = 0
+        self._source = ("", "")
 
     def watched(self, context: CallContext, hooks: tuple[EventHook, ...],
                 on_done: Callable[[Completion | None, LLMError | None], None]) -> Stream:
@@ -117,6 +118,10 @@ class Stream:
         self._context = context
         self._hooks = hooks
         self._on_done = on_done if hooks else None
+        # The chunks come from the client whose attempt succeeded last (a composite's member).
+        answered = next((a for a in reversed(context.attempts) if a.error is None), None)
+        if answered is not None:
+            self._source = (answered.client_name, answered.provider)
         return self
 
     def __iter__(self) -> Stream:
@@ -158,7 +163,8 @@ class Stream:
         if self._hooks and self._context is not None:
             from .events import StreamChunk
 
-            emit(self._hooks, StreamChunk("", "", monotonic(), self._context.call_id, self._chunk_index, chunk.text))
+            emit(self._hooks, StreamChunk(*self._source, monotonic(), self._context.call_id, self._chunk_index,
+                                          chunk.text))
             self._chunk_index += 1
         return chunk
 

@@ -133,3 +133,103 @@ def test_a_hook_that_raises_is_logged_and_the_call_goes_on(fake_llm_server: Fake
     assert reply.text == "Echo: still works"
     assert len(seen) == 3  # the second hook still saw every event
     assert any("event hook" in r.getMessage() and "raised" in r.getMessage() for r in caplog.records)
+
+
+# -- events that tell the truth: failures after a 2xx, consistent times, named chunks ------------------------
+
+
+def test_a_2xx_answer_that_cannot_be_parsed_is_logged_as_the_failure_it_was(fake_llm_server: FakeLLMServer) -> None:
+    collector = Collector()
+    fake_llm_server.enqueue(Fault.malformed_json(), match="chat/completions")
+    with llmclient.load_config(config(fake_llm_server.url)) as registry:
+        reply = registry.client("A").complete("parse me", on_event=collector)
+    [call] = collector.calls
+    first, second = call.attempts
+    assert (first.attempt, second.attempt) == (1, 2)
+    assert first.status_code == 200 and isinstance(first.error, llmclient.ProviderError)
+    assert not first.ok and not first.selected and first.total_s is not None
+    assert second.ok and second.selected and second.error is None
+    assert [(a.status_code, a.error is None) for a in reply.attempts] == [(200, False), (200, True)]
+    assert first.error is reply.attempts[0].error  # the log and Completion.attempts agree
+
+
+def test_a_failed_2xx_attempt_that_ends_the_call_carries_the_calls_error(fake_llm_server: FakeLLMServer) -> None:
+    collector = Collector()
+    fake_llm_server.enqueue(Fault.malformed_json(), match="messages")
+    with llmclient.load_config(config(fake_llm_server.url)) as registry:
+        with pytest.raises(llmclient.ProviderError) as info:
+            registry.client("B").complete("x", on_event=collector)
+    [attempt] = collector.calls[0].attempts
+    assert attempt.error is info.value and attempt.status_code == 200 and not attempt.ok
+    assert collector.calls[0].selected is None
+
+
+def test_time_to_first_token_never_exceeds_total(fake_llm_server: FakeLLMServer) -> None:
+    collector = Collector()
+    events: list[Event] = []
+    fake_llm_server.enqueue(Fault.server_error(500), match="chat/completions")
+    with llmclient.load_config(config(fake_llm_server.url), on_event=[collector, events.append]) as registry:
+        for _ in range(3):
+            registry.client("A").complete("timing")
+        registry.client("F").complete("fallback timing")
+        with registry.client("B").stream("streamed timing") as stream:
+            stream.completion  # noqa: B018
+    attempts = [a for call in collector.calls for a in call.attempts]
+    assert len(attempts) == 6  # A twice (a 500, then its retry), A, A, F's A, B's stream
+    for a in attempts:
+        assert a.time_to_first_token_s is not None and a.total_s is not None
+        assert 0 <= a.time_to_first_token_s <= a.total_s
+    sent = {(e.call_id, e.client_name, e.attempt): e.at for e in events if isinstance(e, RequestSent)}
+    for e in events:
+        if isinstance(e, ResponseReceived):  # on the events' clock, from the request
+            assert e.elapsed_s == pytest.approx(e.at - sent[(e.call_id, e.client_name, e.attempt)])
+
+
+def test_a_streams_total_is_its_duration() -> None:
+    collector = Collector()
+    with FakeLLMServer(stream_chunks=4) as server:
+        server.enqueue(Fault.stall_mid_stream(0.3, after_chunks=2))  # the role chunk and one content chunk
+        with llmclient.load_config(config(server.url)) as registry:
+            with registry.client("A").stream("slow middle part", on_event=collector) as stream:
+                text = "".join(c.text for c in stream)
+    assert text == "Echo: slow middle part"
+    call = collector.last
+    assert call is not None and call.latency_s is not None
+    [attempt] = call.attempts
+    assert attempt.stream and attempt.ok and attempt.selected
+    assert attempt.time_to_first_token_s is not None and attempt.total_s is not None
+    assert attempt.total_s >= 0.3 > attempt.time_to_first_token_s  # the stall came after the first content
+    assert attempt.total_s <= call.latency_s
+
+
+def test_a_stream_cut_after_content_is_logged_as_failed() -> None:
+    collector = Collector()
+    with FakeLLMServer(stream_chunks=4) as server:
+        server.enqueue(Fault.reset(after_chunks=3))  # the role chunk and two content chunks, then RST
+        with llmclient.load_config(config(server.url)) as registry:
+            with pytest.raises(llmclient.StreamError) as info:
+                with registry.client("A").stream("one two three four", on_event=collector) as stream:
+                    for _ in stream:
+                        pass
+    [attempt] = collector.calls[0].attempts
+    assert attempt.status_code == 200 and attempt.error is info.value and not attempt.ok
+    assert attempt.total_s is not None and attempt.time_to_first_token_s is not None
+    assert attempt.time_to_first_token_s <= attempt.total_s
+
+
+def test_stream_chunks_name_the_client_that_answered(fake_llm_server: FakeLLMServer) -> None:
+    chunks: list[StreamChunk] = []
+
+    def keep(event: Event) -> None:
+        if isinstance(event, StreamChunk):
+            chunks.append(event)
+
+    with llmclient.load_config(config(fake_llm_server.url), on_event=keep) as registry:
+        with registry.client("A").stream("direct") as stream:
+            stream.completion  # noqa: B018
+        assert chunks and {(c.client_name, c.provider) for c in chunks} == {("A", "openai-generic")}
+        chunks.clear()
+        fake_llm_server.enqueue(Fault.server_error(500), Fault.server_error(500), match="chat/completions")
+        with registry.client("F").stream("after a fallback") as stream:  # A fails twice, B answers
+            assert stream.completion.client_name == "B"
+        assert chunks and {(c.client_name, c.provider) for c in chunks} == {("B", "anthropic")}

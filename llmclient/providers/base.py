@@ -42,15 +42,35 @@ COMMON_OPTIONS = frozenset({"http", "finish_reason_allow_list", "finish_reason_d
 
 
 class StreamDecoder(Protocol):
-    """Turns a provider's streamed body into chunks. Pure: bytes in, chunks out."""
+    """Turns a provider's streamed body into chunks. Pure: bytes in, chunks out.
+
+    A body that holds no event at all (a gateway answering a streamed request with one JSON)
+    is read by ``finish`` as the provider's non-stream answer or error, never reported as a
+    connection closed early.
+
+    Attributes:
+        model: The model the answer names, once decoded (None until then).
+        done: True as soon as the protocol's end marker has been decoded (OpenAI's
+            ``data: [DONE]``, Anthropic's ``message_stop``, Bedrock's ``metadata`` frame
+            after ``messageStop``, Gemini's chunk whose candidates carry a finish reason).
+            Nothing the answer needs follows it, so the caller may stop reading and
+            release the connection without waiting for the server to close it (then
+            ``finish`` still returns what is left). False until then.
+    """
 
     model: str | None
+    done: bool
 
     def feed(self, data: bytes) -> list[Chunk]:
         """Chunks completed by ``data``; raises the typed error of an in-stream error event."""
 
     def finish(self) -> list[Chunk]:
         """Chunks left at the end of the body; raises if the body ended too early."""
+
+    def response_id_of(self, headers: Mapping[str, str]) -> str | None:
+        """The provider's id of this answer (``chatcmpl-...``, ``msg_...``, Gemini's ``responseId``),
+        from the decoded events, or from the response ``headers`` where the provider sends it
+        only there (Bedrock's ``x-amzn-requestid``); None when there is none."""
 
 
 def given_options(options: Mapping[str, Any], adapter_options: frozenset[str]) -> dict[str, Any]:
@@ -215,6 +235,7 @@ class LeafClient(Client):
         def finish(acc: StreamAccumulator) -> Completion:
             completion = acc.completion(model=opened.decoder.model, provider=self.provider, client_name=self.name,
                                         request_id=opened.response.headers.get(self.adapter.request_id_header),
+                                        response_id=opened.decoder.response_id_of(opened.response.headers),
                                         attempts=tuple(context.attempts))
             self._check_finish_reason(completion)
             if self.rate_limiter is not None:
@@ -388,19 +409,26 @@ class _OpenedStream:
 
 
 class _Report:
-    """Tells a call's hooks about one attempt's request and response (redacted)."""
+    """Tells a call's hooks about one attempt's request and response (redacted).
+
+    Every time it reports is on the events' clock, from the RequestSent event: so that the
+    time to the answer never exceeds the attempt's total (the transport's own timer starts
+    later and stops earlier).
+    """
 
     def __init__(self, client: LeafClient, context: CallContext, request: HttpRequest, number: int) -> None:
         self.client, self.context, self.number = client, context, number
         self.secrets = request.secrets
+        self.sent_at = monotonic()
         from ..events import RequestSent
 
-        emit(context.hooks, RequestSent(client.name, client.provider, monotonic(), context.call_id, request.method,
+        emit(context.hooks, RequestSent(client.name, client.provider, self.sent_at, context.call_id, request.method,
                                         redact_url(request.url), redact_headers(request.headers),
                                         redact_text(request.body.decode("utf-8", "replace"), request.secrets),
                                         request.stream, number))
 
     def response(self, status: int, headers: Mapping[str, str], body: bytes | None, elapsed: float | None) -> None:
+        """Report the answer (``elapsed``, the transport's own measure, is not reported: see the class)."""
         client = self.client
         text = None if body is None else redact_text(body[:64_000].decode("utf-8", "replace"), self.secrets)
         now = monotonic()
@@ -408,7 +436,7 @@ class _Report:
 
         emit(self.context.hooks, ResponseReceived(
             client.name, client.provider, now, self.context.call_id, status, redact_headers(headers), text,
-            elapsed if elapsed is not None else 0.0, headers.get(client.adapter.request_id_header), self.number))
+            now - self.sent_at, headers.get(client.adapter.request_id_header), self.number))
 
 
 def _cancel_scope(context: CallContext) -> tuple[Callable[[], None], Any]:
