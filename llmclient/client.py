@@ -10,6 +10,7 @@ the same context, so one call's attempts, deadline and cancellation span the who
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .errors import CancelledError, LLMError
+from .errors import CancelledError, ClientClosedError, LLMError
 from .hooks import EventHook, Hooks, as_hooks, emit
 from .models import Attempt, ChatRequest, Completion, MessagesInput, Usage, to_messages
 from .stream import Stream
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .cancel import CancelToken
     from .runtime import Runtime
 
-__all__ = ["Client", "CallContext", "ConfiguredClient"]
+__all__ = ["Client", "CallContext", "ConfiguredClient", "CallFuture"]
 
 
 _CALL_IDS = itertools.count(1)
@@ -123,13 +124,17 @@ class Client(ABC):
         """
         context = self._new_context(params)
         request = ChatRequest(to_messages(messages), params)
-        if not (context.hooks or self._own_hooks):
-            return self.invoke(request, context)
-        started = monotonic()
         try:
-            completion = self.invoke(request, context)
-        except LLMError as err:
-            self._finished(context, started, None, err)
+            if not (context.hooks or self._own_hooks):
+                return self.invoke(request, context)
+            started = monotonic()
+            try:
+                completion = self.invoke(request, context)
+            except LLMError as err:
+                self._finished(context, started, None, err)
+                raise
+        except KeyboardInterrupt:
+            self.runtime.interrupt()
             raise
         self._finished(context, started, completion, None)
         return completion
@@ -149,6 +154,9 @@ class Client(ABC):
             stream = self.open_stream(request, context)
         except LLMError as err:
             self._finished(context, started, None, err)
+            raise
+        except KeyboardInterrupt:
+            self.runtime.interrupt()
             raise
         return stream.watched(context, context.hooks + self._own_hooks,
                               lambda done, err: self._finished(context, started, done, err))
@@ -181,13 +189,53 @@ class Client(ABC):
                                              completion.usage if completion is not None else Usage()))
 
     def submit(self, messages: MessagesInput, **params: Any) -> Future[Completion]:
-        """Run :meth:`complete` on the shared thread pool and return its future."""
-        return self.runtime.executor.submit(self.complete, messages, **params)
+        """Run :meth:`complete` on the shared thread pool and return its future.
+
+        A KeyboardInterrupt while waiting on the future (``result()``, ``exception()``)
+        cancels every call the runtime's pool has in flight or queued (see
+        :meth:`Runtime.interrupt <llmclient.runtime.Runtime.interrupt>`), so that Ctrl-C
+        ends a script at once. Raises :class:`ClientClosedError` after :meth:`close`.
+        """
+        runtime = self.runtime
+        caller = params.get("cancel")
+        if caller is None:
+            params["cancel"] = runtime.calls_token()
+            return self._submit(messages, params, _nothing)
+        params["cancel"], unlink = _linked_token(runtime.calls_token(), caller)
+        return self._submit(messages, params, unlink)
+
+    def _submit(self, messages: MessagesInput, params: dict[str, Any], unlink: Callable[[], None]) -> CallFuture:
+        future = CallFuture(self.runtime)
+
+        def run() -> None:
+            try:
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(self.complete(messages, **params))
+                    except BaseException as exc:  # handed to whoever waits on the future
+                        future.set_exception(exc)
+            finally:
+                unlink()
+
+        try:
+            queued = self.runtime.executor.submit(run)
+        except RuntimeError:  # shut down between the closed check and submit
+            unlink()
+            raise ClientClosedError("this client was closed; create a new one") from None
+        except BaseException:
+            unlink()
+            raise
+        queued.add_done_callback(lambda done: future.cancel() if done.cancelled() else None)
+        return future
 
     def batch(self, inputs: Iterable[MessagesInput], *, max_workers: int | None = None,
               return_exceptions: bool = True, progress: Callable[[int, int], None] | None = None,
               **params: Any) -> list[Completion | LLMError]:
         """Complete every input on the shared pool and return the results in input order.
+
+        If the batch ends early (a KeyboardInterrupt, or the first failure with
+        ``return_exceptions=False``), its calls still queued or in flight are cancelled:
+        their sockets are shut down, so the program does not wait for stalled requests.
 
         Args:
             inputs: One ``messages`` value per call.
@@ -202,6 +250,8 @@ class Client(ABC):
         window = threading.BoundedSemaphore(max_workers or self.runtime.max_workers)
         lock = threading.Lock()
         done = [0]
+        caller = params.pop("cancel", None)
+        batch_token, unlink = _linked_token(self.runtime.calls_token(), *([caller] if caller is not None else []))
 
         def finished(_: Future[Completion]) -> None:
             window.release()
@@ -211,24 +261,34 @@ class Client(ABC):
             if progress is not None:
                 progress(count, total)
 
-        futures = []
-        for item in items:
-            window.acquire()
-            future = self.runtime.executor.submit(self.complete, item, **params)
-            future.add_done_callback(finished)
-            futures.append(future)
-        results: list[Completion | LLMError] = []
-        for future in futures:
-            error = future.exception()
-            if error is None:
-                results.append(future.result())
-            elif isinstance(error, LLMError):
-                if not return_exceptions:
+        futures: list[CallFuture] = []
+        try:
+            for item in items:
+                window.acquire()
+                future = self._submit(item, {**params, "cancel": batch_token}, _nothing)
+                future.add_done_callback(finished)
+                futures.append(future)
+            results: list[Completion | LLMError] = []
+            for future in futures:
+                error = future.exception()
+                if error is None:
+                    results.append(future.result())
+                elif isinstance(error, LLMError):
+                    if not return_exceptions:
+                        raise error
+                    results.append(error)
+                else:
                     raise error
-                results.append(error)
-            else:
-                raise error
-        return results
+            return results
+        except BaseException as exc:
+            batch_token.cancel("the batch ended early")
+            for future in futures:
+                future.cancel()
+            if isinstance(exc, KeyboardInterrupt):
+                self.runtime.interrupt()
+            raise
+        finally:
+            unlink()
 
     def close(self) -> None:
         """Close the connection pool and thread pool, if this client owns them.
@@ -237,6 +297,17 @@ class Client(ABC):
         """
         if self._owns_runtime:
             self.runtime.close()
+
+    def _share_runtime(self, runtime: Runtime, *, replacing: Runtime | None = None) -> None:
+        """Use ``runtime`` instead of a private one never used yet (a hand-built tree of clients).
+
+        ``replacing``: a parent's former runtime, which this client shares (and so may leave).
+        """
+        own = self.runtime
+        if own is runtime or not own.unused or not (self._owns_runtime or own is replacing):
+            return
+        self.runtime = runtime
+        self._owns_runtime = False
 
     def __enter__(self) -> Client:
         return self
@@ -273,3 +344,70 @@ class ConfiguredClient(Client):
 
     def open_stream(self, request: ChatRequest, context: CallContext) -> Stream:
         return self.inner.open_stream(*self._apply(request, context))
+
+
+def _reported_once(progress: Callable[[int, int], None] | None) -> Callable[[int, int], None] | None:
+    """Wrap a ``batch`` progress callback: its first exception is logged as a warning, and it
+    is not called again (rather than one traceback per finished call)."""
+    if progress is None:
+        return None
+    lock = threading.Lock()
+    broken = [False]
+
+    def report(done: int, total: int) -> None:
+        if broken[0]:
+            return
+        try:
+            progress(done, total)
+        except Exception:
+            with lock:
+                first, broken[0] = not broken[0], True
+            if first:
+                logging.getLogger(__name__).warning(
+                    "batch: the progress callback raised; it will not be called again", exc_info=True)
+
+    return report
+
+
+class CallFuture(Future[Completion]):
+    """The future :meth:`Client.submit` returns: a ``concurrent.futures.Future`` that knows
+    its runtime, so that a KeyboardInterrupt while waiting on it interrupts the runtime's calls."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        self._runtime = runtime
+
+    def result(self, timeout: float | None = None) -> Completion:
+        try:
+            return super().result(timeout)
+        except KeyboardInterrupt:
+            self._runtime.interrupt()
+            raise
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        try:
+            return super().exception(timeout)
+        except KeyboardInterrupt:
+            self._runtime.interrupt()
+            raise
+
+
+def _linked_token(*parents: CancelToken) -> tuple[CancelToken, Callable[[], None]]:
+    """A new token cancelled with any of ``parents``, and how to unlink it from them."""
+    from .cancel import CancelToken
+
+    child = CancelToken()
+    def relay(parent: CancelToken) -> Callable[[], None]:
+        return lambda: child.cancel(parent.reason)
+
+    unlinks = [parent.on_cancel(relay(parent)) for parent in parents]
+
+    def unlink() -> None:
+        for each in unlinks:
+            each()
+
+    return child, unlink
+
+
+def _nothing() -> None:
+    return None

@@ -54,7 +54,7 @@ def test_validate_builds_every_client(tmp_path: Path, capsys: pytest.CaptureFixt
     broken.write_text(json.dumps({"clients": {"Az": {"provider": "azure-openai",
                                                      "options": {"endpoint": "https://x", "api_key": "k"}}}}))
     assert main(["validate", str(broken)]) == 2
-    assert "Az: " in capsys.readouterr().err
+    assert "$.clients.Az.options: 'endpoint' also needs 'model'" in capsys.readouterr().err
 
 
 def test_validate_accepts_the_original_design_examples(capsys: pytest.CaptureFixture[str]) -> None:

@@ -177,7 +177,8 @@ def scan_input(path: PathLike, *, done: DoneSet | None = None, retry_failed: boo
         path: The JSONL input.
         done: What the output already has, to count the lines a resumed run will skip.
         retry_failed: Lines whose record in ``done`` is a failure are to be redone:
-            they go to ``redo`` instead of being counted as done.
+            they go to ``redo`` instead of being counted as done (and so does the failure
+            record of an id-less line that now has an id).
 
     Raises:
         DuplicateIdError: Some ids appear more than once (listed with their line numbers).
@@ -191,6 +192,8 @@ def scan_input(path: PathLike, *, done: DoneSet | None = None, retry_failed: boo
             scan.lines += 1
             if item.problem is not None:
                 scan.malformed += 1
+            if retry_failed and done is not None and item.id is not None and ("line", item.line) in done.failures:
+                scan.redo.add(("line", item.line))  # the failure of an id-less line that has an id now
             if done is not None and done.has(item):
                 if not done.failed(item):
                     scan.done += 1

@@ -9,6 +9,7 @@ pool, one thread pool): close the registry to close them all.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Any, Callable, Mapping
 
 from ..auth.base import AuthProvider
@@ -23,6 +24,11 @@ __all__ = ["Registry", "ClientBuilder", "builder_for", "leaf_builder", "register
 ClientBuilder = Callable[..., Client]
 
 _BUILDERS: dict[str, ClientBuilder] = {}
+
+#: How many ``provider/model`` shorthand clients a registry keeps built (least recently used
+#: ones are dropped beyond it and rebuilt when asked for again; they share the registry's pools,
+#: so dropping one closes nothing).
+SHORTHAND_CACHE_SIZE = 256
 
 
 def register_builder(provider: str, builder: ClientBuilder) -> None:
@@ -90,6 +96,7 @@ class Registry:
         self._policies = {name: RetryPolicy.from_config(p, name=name)
                           for name, p in (config.get("retry_policies") or {}).items()}
         self._clients: dict[str, Client] = {}
+        self._shorthand_clients: OrderedDict[str, Client] = OrderedDict()
         self._building: list[str] = []
         self._lock = threading.RLock()
         self._primary: str | None = None
@@ -126,6 +133,7 @@ class Registry:
             _check_cycles(clients, self.source)
             self._config["clients"] = clients
             self._clients.clear()
+            self._shorthand_clients.clear()
             if auth is not None:
                 self._auth[name] = auth
         return self.client(name)
@@ -165,14 +173,21 @@ class Registry:
     def client(self, name: str) -> Client:
         """The client called ``name``, built on first use (thread-safe).
 
+        Configured clients are built once and kept. ``provider/model`` shorthand clients are
+        kept in a least-recently-used cache of :data:`SHORTHAND_CACHE_SIZE`, so that a stream
+        of distinct model names does not grow memory without bound.
+
         Raises:
             ConfigError: No such client, a reference cycle, or options it cannot use.
         """
         with self._lock:
-            found = self._clients.get(name)
+            found = self._clients.get(name) or self._shorthand_clients.get(name)
             if found is not None:
+                if name in self._shorthand_clients:
+                    self._shorthand_clients.move_to_end(name)
                 return found
-            spec = self._config["clients"].get(name) or self._shorthand(name)
+            configured = self._config["clients"].get(name)
+            spec = configured or self._shorthand(name)
             if spec is None:
                 raise ConfigError(f"{self.source}: no client named {name!r} (known: {', '.join(self.names())})")
             if name in self._building:
@@ -196,7 +211,12 @@ class Registry:
                 raise
             finally:
                 self._building.pop()
-            self._clients[name] = built
+            if configured is not None:
+                self._clients[name] = built
+            else:
+                self._shorthand_clients[name] = built
+                while len(self._shorthand_clients) > SHORTHAND_CACHE_SIZE:
+                    self._shorthand_clients.popitem(last=False)
             return built
 
     def close(self) -> None:

@@ -43,7 +43,7 @@ SECRET_KEYS: frozenset[str] = frozenset({"api_key", "authorization", "secret_acc
 #: Provider (canonical name) -> the schema file of its options; the OpenAI-compatible
 #: providers share one. Aliases are mapped to canonical names first.
 _PROVIDER_SCHEMAS: Mapping[str, str] = {**{name: name for name in CANONICAL_PROVIDERS},
-                                         "openai-generic": "openai", "ollama": "openai", "openrouter": "openai"}
+                                         "ollama": "openai", "openrouter": "openai"}
 _SCHEMA_NAMES = ("common", "config", "retry_policy", *dict.fromkeys(_PROVIDER_SCHEMAS.values()))
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _NAME_RULE = "use letters, digits, '_' and '-', starting with a letter or '_'"
@@ -184,6 +184,43 @@ def _config_problems(config: Any, check_references: bool) -> Iterator[Problem]:
         if isinstance(client, dict):
             names = (set(clients), policy_names) if check_references else None
             yield from _client_problems(name, client, names)
+    yield from _cycle_problems(clients)
+
+
+def _cycle_problems(clients: dict[str, Any]) -> Iterator[Problem]:
+    """Yield one problem per reference cycle among composite clients, at the first client of the cycle."""
+    def members(name: str) -> list[str]:
+        client = clients.get(name)
+        if not isinstance(client, dict) or not isinstance(client.get("options"), dict):
+            return []
+        provider = client.get("provider")
+        if not isinstance(provider, str) or canonical_provider_name(provider) not in COMPOSITE_PROVIDERS:
+            return []
+        strategy, providers = client["options"].get("strategy"), client["options"].get("providers")
+        found = list(strategy) if isinstance(strategy, list) else []
+        if isinstance(providers, list):
+            found += [entry.get("client") for entry in providers if isinstance(entry, dict)]
+        return [m for m in found if isinstance(m, str) and m in clients]
+
+    done: set[str] = set()
+    seen_cycles: set[frozenset[str]] = set()
+
+    def visit(name: str, path: list[str]) -> Iterator[Problem]:
+        if name in path:
+            cycle = path[path.index(name):]
+            if frozenset(cycle) not in seen_cycles:
+                seen_cycles.add(frozenset(cycle))
+                yield ("clients", cycle[0], "options"), \
+                    f"clients refer to each other in a cycle: {' -> '.join([*cycle, name])}"
+            return
+        if name in done:
+            return
+        for member in members(name):
+            yield from visit(member, [*path, name])
+        done.add(name)
+
+    for name in clients:
+        yield from visit(name, [])
 
 
 def _client_problems(name: str, client: dict[str, Any], names: tuple[set[str], set[str]] | None) -> Iterator[Problem]:

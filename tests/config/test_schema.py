@@ -56,7 +56,7 @@ def assert_problem(problems: list[str], path: str, phrase: str) -> None:
 def test_schema_files_are_the_expected_set() -> None:
     names = {path.stem for path in SCHEMA_FILES}
     assert names == {
-        "config", "common", "retry_policy", "openai", "azure-openai", "anthropic", "google-ai",
+        "config", "common", "retry_policy", "openai", "openai-generic", "azure-openai", "anthropic", "google-ai",
         "vertex-ai", "aws-bedrock", "fallback", "round-robin", "baml-strategy",
     }
 
@@ -497,7 +497,7 @@ def test_secret_messages_still_say_what_is_wrong() -> None:
 @pytest.mark.parametrize(
     ("provider", "expected"),
     [
-        ("openai", "openai"), ("openai-generic", "openai"), ("ollama", "openai"), ("openrouter", "openai"),
+        ("openai", "openai"), ("openai-generic", "openai-generic"), ("ollama", "openai"), ("openrouter", "openai"),
         ("azure-openai", "azure-openai"), ("openai/azure", "azure-openai"), ("anthropic", "anthropic"),
         ("google-ai", "google-ai"), ("vertex-ai", "vertex-ai"), ("aws-bedrock", "aws-bedrock"),
         ("fallback", "fallback"), ("baml-fallback", "fallback"), ("round-robin", "round-robin"),
