@@ -24,6 +24,7 @@ __all__ = [
     "Tool",
     "ChatRequest",
     "Usage",
+    "UNKNOWN_USAGE",
     "Attempt",
     "Completion",
     "ToolCallDelta",
@@ -155,7 +156,15 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts of one call (or, summed with ``+``, of several)."""
+    """Token counts of one call (or, summed with ``+``, of several).
+
+    ``known`` is False when the server reported no usage at all (e.g. an OpenAI-compatible
+    server streaming without ``stream_options.include_usage``): the counts are then zeros
+    that mean "unknown", not "free" (:data:`UNKNOWN_USAGE`). A sum is known only if every
+    part was. ``extra`` keeps the fields of the provider's usage object that have no
+    counterpart here, as sent (e.g. a gateway's ``cost``); a sum adds the numeric ones.
+    Neither takes part in ``==``.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -163,9 +172,22 @@ class Usage:
     cached_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
     reasoning_tokens: int = 0
+    known: bool = field(default=True, compare=False)
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(*(a + b for a, b in zip(_usage_tuple(self), _usage_tuple(other), strict=True)))
+        extra = dict(self.extra)
+        for key, value in other.extra.items():
+            mine = extra.get(key)
+            summable = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (mine, value))
+            extra[key] = mine + value if summable else value
+        a, b = _usage_tuple(self), _usage_tuple(other)
+        return Usage(a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5],
+                     known=self.known and other.known, extra=extra)
+
+
+#: The usage of an answer whose server reported none (``known`` is False, counts zero).
+UNKNOWN_USAGE = Usage(known=False)
 
 
 def _usage_tuple(u: Usage) -> tuple[int, ...]:
@@ -201,6 +223,12 @@ class Completion:
     the provider's own word. ``attempts`` lists the tries that preceded this answer
     (failed ones first, then the one that succeeded). ``raw`` is the provider's JSON
     for a non-streamed call.
+
+    ``request_id`` is the HTTP request-id header of the answer (``x-request-id``,
+    ``request-id``, ``x-amzn-requestid``); ``response_id`` is the provider's own id of the
+    answer, streamed calls included: OpenAI's ``chatcmpl-...``, Anthropic's ``msg_...``,
+    Gemini's ``responseId``, and for Bedrock (whose answers carry none in the body) its
+    ``x-amzn-requestid``. None when the provider sent none.
     """
 
     text: str
@@ -215,6 +243,7 @@ class Completion:
     attempts: tuple[Attempt, ...] = ()
     refusal: str | None = None
     thinking: str | None = None
+    response_id: str | None = None
     raw: Any = field(default=None, repr=False, compare=False)
 
     def with_attempts(self, attempts: Sequence[Attempt]) -> Completion:

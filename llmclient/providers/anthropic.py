@@ -16,6 +16,7 @@ from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider
 from ..errors import ConfigError, LLMError, ProviderError, RateLimitError
 from ..models import (
+    UNKNOWN_USAGE,
     ChatRequest,
     Chunk,
     Completion,
@@ -35,6 +36,7 @@ from ..runtime import Runtime
 from ..secrets import resolve, to_ref
 from ..wire.sse import SSEDecoder
 from .base import COMMON_OPTIONS, DeferredErrors, LeafClient, ProviderAdapter, RolePolicy, given_options
+from .plain_body import PlainBody, completion_chunks
 from .status import class_for_status, describe_unexpected_body, http_error, unexpected_success_body
 
 __all__ = ["AnthropicAdapter", "AnthropicStreamDecoder", "AnthropicClient", "anthropic_usage",
@@ -208,6 +210,7 @@ class AnthropicAdapter(ProviderAdapter):
             usage=anthropic_usage(data.get("usage")),
             model=data.get("model"),
             thinking="".join(thinking) or None,
+            response_id=data.get("id") if isinstance(data.get("id"), str) else None,
             raw=data,
         )
 
@@ -256,18 +259,28 @@ class AnthropicStreamDecoder(DeferredErrors):
     ``input_json_delta`` fragments). Input usage comes from ``message_start``, output usage
     from the last ``message_delta``; ``ping`` and unknown events are ignored; an ``error``
     event raises the class its ``error.type`` names (after handing over content that
-    arrived before it in the same read).
+    arrived before it in the same read). ``done`` turns True at ``message_stop``.
+
+    A body with no event at all (a gateway answering a streamed request with one JSON) is
+    read as a non-stream answer: a ``message`` becomes the stream's chunks, an error object
+    its typed error, anything else "expected an event stream".
     """
 
     def __init__(self, adapter: AnthropicAdapter, secrets: tuple[str, ...]) -> None:
         self._adapter = adapter
         self._secrets = secrets
-        self._sse = SSEDecoder()
+        self._sse = SSEDecoder(keep_stray_lines=True)
+        self._plain = PlainBody(adapter.provider, secrets)
+        self._seen_events = False
         self.model: str | None = None
+        self.response_id: str | None = None
         self.done = False
         self._stopped = False
         self._start_usage: dict[str, Any] = {}
         self._error: LLMError | None = None
+
+    def response_id_of(self, headers: Mapping[str, str]) -> str | None:
+        return self.response_id
 
     def feed(self, data: bytes) -> list[Chunk]:
         return self._chunks(self._sse.feed(data))
@@ -275,11 +288,38 @@ class AnthropicStreamDecoder(DeferredErrors):
     def finish(self) -> list[Chunk]:
         out = self._chunks(self._sse.flush())
         if not self.done and not self._stopped:
+            plain = self._plain_body()
+            if plain is not None:
+                return out + plain
             raise ProviderError("the stream ended before message_stop: the connection was closed early",
                                 provider=self._adapter.provider)
         return out
 
+    def _plain_body(self) -> list[Chunk] | None:
+        """The chunks of a body that held no event (a ``message`` JSON); raises for an error JSON
+        or any other text; None when there was nothing but events."""
+        if self._seen_events or not self._plain.lines:
+            return None
+        obj = self._plain.json()
+        if isinstance(obj, dict) and (obj.get("type") == "error" or obj.get("error")):
+            error = obj.get("error")
+            raise self._adapter.error_from_object(error if isinstance(error, dict) else {"message": str(error)},
+                                                  response=None, secrets=self._secrets)
+        if isinstance(obj, dict) and isinstance(obj.get("content"), list):
+            completion = self._adapter.parse_response(
+                HttpResponse(200, {}, self._plain.text().encode()), self._secrets)
+            self.model, self.response_id = completion.model, completion.response_id
+            return completion_chunks(completion)
+        raise self._plain.not_a_stream()
+
     def _chunks(self, events: list[Any]) -> list[Chunk]:
+        if self._sse.stray_lines:
+            if self._seen_events:
+                self._sse.stray_lines.clear()
+            else:
+                self._plain.take(self._sse.stray_lines)
+        if events:
+            self._seen_events = True
         return self._decode(events, lambda event: self._chunk(event.event, event.data))
 
     def _chunk(self, name: str, data: str) -> Chunk | None:
@@ -315,6 +355,7 @@ class AnthropicStreamDecoder(DeferredErrors):
         if kind == "message_start":
             message = obj.get("message") or {}
             self.model = message.get("model") or self.model
+            self.response_id = message.get("id") or self.response_id
             self._start_usage = dict(message.get("usage") or {})
             return Chunk(usage=anthropic_usage(self._start_usage))
         if kind == "message_delta":
@@ -339,16 +380,22 @@ def anthropic_usage(usage: Mapping[str, Any] | None) -> Usage:
 
     ``input_tokens`` is the provider's (it excludes cache reads and writes, which are
     reported apart); ``total_tokens`` counts everything processed: input, cache reads,
-    cache writes and output.
+    cache writes and output. No usage object is :data:`~llmclient.models.UNKNOWN_USAGE`.
     """
-    if not usage:
-        return Usage()
+    if not usage or not isinstance(usage, Mapping):
+        return UNKNOWN_USAGE
     prompt = usage.get("input_tokens") or 0
     output = usage.get("output_tokens") or 0
     read = usage.get("cache_read_input_tokens") or 0
     created = usage.get("cache_creation_input_tokens") or 0
     return Usage(input_tokens=prompt, output_tokens=output, total_tokens=prompt + output + read + created,
-                 cached_input_tokens=read, cache_creation_input_tokens=created)
+                 cached_input_tokens=read, cache_creation_input_tokens=created,
+                 extra={k: v for k, v in usage.items() if k not in _USAGE_FIELDS})
+
+
+#: Fields of Anthropic's ``usage`` read into :class:`Usage`; others (``service_tier``...) go to ``extra``.
+_USAGE_FIELDS = frozenset({"input_tokens", "output_tokens", "cache_read_input_tokens",
+                           "cache_creation_input_tokens"})
 
 
 def anthropic_tool_choice(value: Any) -> Any:

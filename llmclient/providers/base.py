@@ -42,15 +42,35 @@ COMMON_OPTIONS = frozenset({"http", "finish_reason_allow_list", "finish_reason_d
 
 
 class StreamDecoder(Protocol):
-    """Turns a provider's streamed body into chunks. Pure: bytes in, chunks out."""
+    """Turns a provider's streamed body into chunks. Pure: bytes in, chunks out.
+
+    A body that holds no event at all (a gateway answering a streamed request with one JSON)
+    is read by ``finish`` as the provider's non-stream answer or error, never reported as a
+    connection closed early.
+
+    Attributes:
+        model: The model the answer names, once decoded (None until then).
+        done: True as soon as the protocol's end marker has been decoded (OpenAI's
+            ``data: [DONE]``, Anthropic's ``message_stop``, Bedrock's ``metadata`` frame
+            after ``messageStop``, Gemini's chunk whose candidates carry a finish reason).
+            Nothing the answer needs follows it, so the caller may stop reading and
+            release the connection without waiting for the server to close it (then
+            ``finish`` still returns what is left). False until then.
+    """
 
     model: str | None
+    done: bool
 
     def feed(self, data: bytes) -> list[Chunk]:
         """Chunks completed by ``data``; raises the typed error of an in-stream error event."""
 
     def finish(self) -> list[Chunk]:
         """Chunks left at the end of the body; raises if the body ended too early."""
+
+    def response_id_of(self, headers: Mapping[str, str]) -> str | None:
+        """The provider's id of this answer (``chatcmpl-...``, ``msg_...``, Gemini's ``responseId``),
+        from the decoded events, or from the response ``headers`` where the provider sends it
+        only there (Bedrock's ``x-amzn-requestid``); None when there is none."""
 
 
 def given_options(options: Mapping[str, Any], adapter_options: frozenset[str]) -> dict[str, Any]:
@@ -215,6 +235,7 @@ class LeafClient(Client):
         def finish(acc: StreamAccumulator) -> Completion:
             completion = acc.completion(model=opened.decoder.model, provider=self.provider, client_name=self.name,
                                         request_id=opened.response.headers.get(self.adapter.request_id_header),
+                                        response_id=opened.decoder.response_id_of(opened.response.headers),
                                         attempts=tuple(context.attempts))
             self._check_finish_reason(completion)
             if self.rate_limiter is not None:

@@ -205,7 +205,8 @@ class BedrockAdapter(ProviderAdapter):
         raw = data.get("stopReason")
         return Completion(text="".join(texts), finish_reason=STOP_REASONS.get(raw, "other") if raw else None,
                           raw_finish_reason=raw, tool_calls=tuple(calls), usage=bedrock_usage(data.get("usage")),
-                          model=self.model_id(), thinking="".join(thinking) or None, raw=data)
+                          model=self.model_id(), thinking="".join(thinking) or None, raw=data,
+                          response_id=response.headers.get(self.request_id_header))
 
     def parse_error(self, response: HttpResponse, secrets: tuple[str, ...]) -> LLMError:
         try:
@@ -225,7 +226,7 @@ class BedrockAdapter(ProviderAdapter):
                           code=code or None, retryable=retryable, request_id_header=self.request_id_header)
 
     def stream_decoder(self, secrets: tuple[str, ...]) -> BedrockStreamDecoder:
-        return BedrockStreamDecoder(self.model_id(), secrets)
+        return BedrockStreamDecoder(self.model_id(), secrets, parse=self.parse_response)
 
 
 def _tool_choice(value: Any) -> dict[str, Any] | None:

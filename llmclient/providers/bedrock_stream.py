@@ -7,13 +7,14 @@ exception frames (``:exception-type``), so that both name the same classes.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import AuthError, InvalidRequestError, LLMError, ProviderError, RateLimitError
-from ..models import Chunk, ToolCallDelta, Usage
+from ..models import UNKNOWN_USAGE, Chunk, Completion, HttpResponse, ToolCallDelta, Usage
 from ..redaction import redact_text
 from ..wire.eventstream import EventFrame, EventStreamDecoder
 from .base import DeferredErrors
+from .plain_body import MAX_PLAIN_BODY, PlainBody, completion_chunks, not_an_event_stream
 from .status import class_for_status
 
 __all__ = ["BedrockStreamDecoder", "bedrock_error_class", "bedrock_usage", "STOP_REASONS"]
@@ -32,6 +33,7 @@ _THROTTLE_CODES = frozenset({"ThrottlingException", "ModelNotReadyException", "T
 _PROVIDER_CODES = frozenset({"ModelTimeoutException", "InternalServerException", "ServiceUnavailableException",
                              "ModelErrorException", "ModelStreamErrorException"})
 _INVALID_CODES = frozenset({"ValidationException", "ResourceNotFoundException", "ConflictException"})
+
 
 def bedrock_error_class(code: str, status: int | None = None) -> tuple[type[LLMError], bool | None]:
     """``(class, retryable override)`` for a Bedrock exception name (``ThrottlingException``...).
@@ -56,13 +58,30 @@ def bedrock_error_class(code: str, status: int | None = None) -> tuple[type[LLME
 
 
 def bedrock_usage(usage: Mapping[str, Any] | None) -> Usage:
-    """Usage from a Converse ``usage`` object, cache read/write tokens included."""
-    if not usage:
-        return Usage()
+    """Usage from a Converse ``usage`` object, cache read/write tokens included.
+
+    No usage object is :data:`~llmclient.models.UNKNOWN_USAGE`.
+    """
+    if not usage or not isinstance(usage, Mapping):
+        return UNKNOWN_USAGE
     inp, out = int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0)
     return Usage(input_tokens=inp, output_tokens=out, total_tokens=int(usage.get("totalTokens") or inp + out),
                  cached_input_tokens=int(usage.get("cacheReadInputTokens") or 0),
-                 cache_creation_input_tokens=int(usage.get("cacheWriteInputTokens") or 0))
+                 cache_creation_input_tokens=int(usage.get("cacheWriteInputTokens") or 0),
+                 extra={k: v for k, v in usage.items() if k not in _USAGE_FIELDS})
+
+
+#: Fields of a Converse ``usage`` read into :class:`Usage`; others (``cacheDetails``...) go to ``extra``.
+_USAGE_FIELDS = frozenset({"inputTokens", "outputTokens", "totalTokens", "cacheReadInputTokens",
+                           "cacheWriteInputTokens"})
+
+#: Bedrock exception names -> the HTTP status the service answers them with (botocore's service model).
+_CODE_STATUS = {"ValidationException": 400, "ServiceQuotaExceededException": 400, "ConflictException": 400,
+                "AccessDeniedException": 403, "ResourceNotFoundException": 404, "ModelTimeoutException": 408,
+                "ModelErrorException": 424, "ModelStreamErrorException": 424, "ThrottlingException": 429,
+                "ModelNotReadyException": 429, "InternalServerException": 500,
+                "ServiceUnavailableException": 503}
+_STATUS_OF: dict[type[LLMError], int] = {AuthError: 403, RateLimitError: 429, InvalidRequestError: 400}
 
 
 class BedrockStreamDecoder(DeferredErrors):
@@ -70,26 +89,82 @@ class BedrockStreamDecoder(DeferredErrors):
 
     Text blocks have no start event; a tool block starts with ``contentBlockStart`` (id and
     name) and its input arrives as JSON fragments. Unknown members (the ``p`` padding) and
-    unknown events are ignored. The stream must reach ``messageStop``.
+    unknown events are ignored. The stream must reach ``messageStop``; ``done`` turns True
+    once both it and the ``metadata`` frame (usage, sent last) have been decoded. The answer
+    carries no id of its own: :meth:`response_id_of` is the ``x-amzn-requestid`` header.
+
+    A body that is not an event stream (its first byte cannot start a frame: a gateway's
+    JSON or HTML) is kept and read at the end as a non-stream answer: a Converse JSON becomes
+    the stream's chunks (through ``parse``), an error JSON its typed error, anything else
+    "expected an event stream".
+
+    Args:
+        model: The model id, reported as the stream's model.
+        secrets: Credentials the request carried, scrubbed from messages.
+        parse: Reads a non-stream Converse answer (the adapter's ``parse_response``).
     """
 
-    def __init__(self, model: str | None, secrets: tuple[str, ...]) -> None:
+    def __init__(self, model: str | None, secrets: tuple[str, ...],
+                 parse: Callable[[HttpResponse, tuple[str, ...]], Completion] | None = None) -> None:
         self.model = model
+        self.response_id: str | None = None
+        self.done = False
         self._secrets = secrets
+        self._parse = parse
         self._frames = EventStreamDecoder(PROVIDER)
+        self._plain: bytearray | None = None
+        self._started = False
         self._tools: dict[int, int] = {}
         self._stopped = False
+        self._metadata = False
         self._error: LLMError | None = None
 
+    def response_id_of(self, headers: Mapping[str, str]) -> str | None:
+        return headers.get("x-amzn-requestid")
+
     def feed(self, data: bytes) -> list[Chunk]:
+        if not self._started and data:
+            self._started = True
+            # A frame starts with its big-endian length, under 16 MiB: a first byte of 0x02 or
+            # more ('{', '<', a letter, whitespace) is not an event stream.
+            if data[0] >= 0x02:
+                self._plain = bytearray()
+        if self._plain is not None:
+            self._plain += data
+            if len(self._plain) > MAX_PLAIN_BODY:
+                raise not_an_event_stream(self._plain[:2000].decode("utf-8", "replace"), provider=PROVIDER,
+                                          secrets=self._secrets)
+            return []
         return self._chunks(self._frames.feed(data))
 
     def finish(self) -> list[Chunk]:
+        if self._plain is not None:
+            return self._plain_body(self._plain)
         out = self._chunks(self._frames.flush())
         if not self._stopped:
             raise ProviderError("the event stream ended before messageStop: the connection was closed early",
                                 provider=PROVIDER)
         return out
+
+    def _plain_body(self, body: bytearray) -> list[Chunk]:
+        """The chunks of a Converse JSON body; raises for an error JSON or any other text."""
+        plain = PlainBody(PROVIDER, self._secrets)
+        plain.take([body.decode("utf-8", "replace")])
+        text = plain.text()
+        obj = plain.json()
+        if isinstance(obj, dict) and isinstance(obj.get("output"), dict) and self._parse is not None:
+            completion = self._parse(HttpResponse(200, {}, text.encode()), self._secrets)
+            return completion_chunks(completion)
+        if isinstance(obj, dict):
+            code = str(obj.get("__type") or obj.get("code") or obj.get("Code") or "").rsplit("#", 1)[-1]
+            message = obj.get("message") or obj.get("Message")
+            if code or message:
+                cls, retryable = bedrock_error_class(code, _CODE_STATUS.get(code[:1].upper() + code[1:], 500))
+                status = _CODE_STATUS.get(code[:1].upper() + code[1:]) or _STATUS_OF.get(cls, 500)
+                raise cls(redact_text(str(message or code), self._secrets), provider=PROVIDER,
+                          code=redact_text(code, self._secrets) or None, retryable=retryable, status_code=status,
+                          body=redact_text(text[:2000], self._secrets))
+        raise plain.not_a_stream()
 
     def _chunks(self, frames: list[EventFrame]) -> list[Chunk]:
         return self._decode(frames, self._chunk)
@@ -133,10 +208,14 @@ class BedrockStreamDecoder(DeferredErrors):
                 return Chunk(thinking=reasoning["text"])
         elif event == "messageStop":
             self._stopped = True
+            self.done = self._metadata
             raw = data.get("stopReason")
             return Chunk(finish_reason=STOP_REASONS.get(raw, "other") if raw else None, raw_finish_reason=raw)
-        elif event == "metadata" and isinstance(data.get("usage"), dict):
-            return Chunk(usage=bedrock_usage(data["usage"]))
+        elif event == "metadata":
+            self._metadata = True
+            self.done = self._stopped  # ConverseStream ends: messageStop, then metadata
+            if isinstance(data.get("usage"), dict):
+                return Chunk(usage=bedrock_usage(data["usage"]))
         return None
 
     def _tool_index(self, block: Any) -> int:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from ..errors import AuthError, ConfigError, LLMError, ProviderError, RateLimitError
 from ..models import (
+    UNKNOWN_USAGE,
     ChatRequest,
     Chunk,
     Completion,
@@ -29,6 +30,7 @@ from ..models import (
 from ..redaction import redact_text
 from ..wire.sse import SSEDecoder
 from .base import DeferredErrors, RolePolicy
+from .plain_body import PlainBody
 from .status import class_for_status, http_error
 
 __all__ = ["GeminiStreamDecoder", "gemini_body", "gemini_contents", "gemini_completion", "gemini_error",
@@ -49,6 +51,8 @@ _RPC_STATUS = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RANG
                "PERMISSION_DENIED": 403, "NOT_FOUND": 404, "ABORTED": 409, "ALREADY_EXISTS": 409,
                "RESOURCE_EXHAUSTED": 429, "CANCELLED": 499, "INTERNAL": 500, "UNKNOWN": 500,
                "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504}
+#: A ``GenerateContentResponse`` has at least one of these.
+_ANSWER_KEYS = frozenset({"candidates", "promptFeedback", "usageMetadata", "modelVersion", "responseId"})
 _DELAY = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
 
 
@@ -181,14 +185,20 @@ def _response_format(value: Any) -> dict[str, Any]:
 # -- response -----------------------------------------------------------------------------
 def gemini_usage(usage: Mapping[str, Any] | None) -> Usage:
     """Usage from ``usageMetadata``; output and reasoning both count the thinking tokens (as OpenAI's do)."""
-    if not usage:
-        return Usage()
+    if not usage or not isinstance(usage, Mapping):
+        return UNKNOWN_USAGE
     prompt = usage.get("promptTokenCount") or 0
     thoughts = usage.get("thoughtsTokenCount") or 0
     output = (usage.get("candidatesTokenCount") or 0) + thoughts
     return Usage(input_tokens=prompt, output_tokens=output,
                  total_tokens=usage.get("totalTokenCount") or prompt + output,
-                 cached_input_tokens=usage.get("cachedContentTokenCount") or 0, reasoning_tokens=thoughts)
+                 cached_input_tokens=usage.get("cachedContentTokenCount") or 0, reasoning_tokens=thoughts,
+                 extra={k: v for k, v in usage.items() if k not in _USAGE_FIELDS})
+
+
+#: Fields of ``usageMetadata`` read into :class:`Usage`; others (``promptTokensDetails``...) go to ``extra``.
+_USAGE_FIELDS = frozenset({"promptTokenCount", "thoughtsTokenCount", "candidatesTokenCount", "totalTokenCount",
+                           "cachedContentTokenCount"})
 
 
 def _finish(raw: str | None, has_calls: bool) -> str | None:
@@ -232,9 +242,11 @@ def gemini_completion(data: Mapping[str, Any]) -> Completion:
         finish = "content_filter" if raw else None
     else:
         finish = _finish(raw, bool(calls))
+    response_id = data.get("responseId")
     return Completion(text="".join(texts), finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
                       usage=gemini_usage(data.get("usageMetadata")), model=data.get("modelVersion"),
-                      thinking="".join(thinking) or None, raw=data)
+                      thinking="".join(thinking) or None, raw=data,
+                      response_id=response_id if isinstance(response_id, str) else None)
 
 
 def _retry_delay(details: Any) -> float | None:
@@ -286,43 +298,61 @@ def gemini_error(error: Mapping[str, Any], *, provider: str, response: HttpRespo
 class GeminiStreamDecoder(DeferredErrors):
     """``alt=sse`` events, each a whole ``GenerateContentResponse`` holding only new text, to chunks.
 
-    No ``[DONE]``: the stream ends with the body, which must have produced content or a
-    finish reason. Usage is cumulative (each chunk replaces it), function calls arrive
-    whole. An error may come as a ``data:`` event or as a bare JSON object spread over
-    lines outside the SSE framing; both raise the class their code names.
+    No ``[DONE]``: the last chunk is the one whose candidates carry a ``finishReason`` (its
+    ``usageMetadata`` is the final one), so ``done`` turns True there (or at a blocked
+    prompt's ``promptFeedback``); a body that ends earlier must have produced content.
+    Usage is cumulative (each chunk replaces it), function calls arrive whole. An error may
+    come as a ``data:`` event or as a bare JSON object spread over lines outside the SSE
+    framing; both raise the class their code names. A body of bare JSON that is an answer
+    (a ``GenerateContentResponse``, or the JSON array ``streamGenerateContent`` sends without
+    ``alt=sse``) is decoded like the events it stands for.
     """
 
     def __init__(self, provider: str, secrets: tuple[str, ...]) -> None:
         self._provider = provider
         self._secrets = secrets
         self._sse = SSEDecoder(keep_stray_lines=True)
-        self._stray: list[str] = []
+        self._plain = PlainBody(provider, secrets)
         self.model: str | None = None
+        self.response_id: str | None = None
+        self.done = False
         self._calls = 0
         self._produced = False
+        self._usage_seen = False
         self._error: LLMError | None = None
+
+    def response_id_of(self, headers: Mapping[str, str]) -> str | None:
+        return self.response_id
 
     def feed(self, data: bytes) -> list[Chunk]:
         return self._chunks(self._sse.feed(data))
 
     def finish(self) -> list[Chunk]:
         out = self._chunks(self._sse.flush())
-        if self._stray:
-            text = redact_text(" ".join(self._stray)[:120], self._secrets)
+        if self._plain.lines:
+            if not self._produced:
+                raise self._plain.not_a_stream()
+            text = redact_text(self._plain.text()[:120], self._secrets)
             raise ProviderError(f"unreadable text in the stream: {text!r}", provider=self._provider)
         if not self._produced:
             raise ProviderError("the stream ended without any content or finish reason", provider=self._provider)
+        if not self._usage_seen:
+            self._usage_seen = True
+            out.append(Chunk(usage=UNKNOWN_USAGE))  # the server sent none: unknown, not zero
         return out
 
     def _chunks(self, events: list[Any]) -> list[Chunk]:
         out = self._decode(events, lambda event: self._chunk(self._json(event.data)))
-        if self._error is None:
+        if self._error is None and self._sse.stray_lines:
             try:
-                self._check_stray_lines()  # a bare-JSON error spread over lines without data:
+                bare = self._bare_json()  # JSON sent outside the SSE framing
             except LLMError as err:
                 if not out:
                     raise
                 self._error = err
+                return out
+            if bare:
+                out.extend(self._decode(bare, self._chunk))
         return out
 
     def _json(self, data: str) -> Any:
@@ -332,25 +362,26 @@ class GeminiStreamDecoder(DeferredErrors):
             raise ProviderError(f"malformed JSON in a stream event: {redact_text(data[:120], self._secrets)!r}",
                                 provider=self._provider) from None
 
-    def _check_stray_lines(self) -> None:
-        """Collect lines sent outside SSE framing; raise once they form a JSON error object."""
-        stray = self._sse.stray_lines
-        if not stray:
-            return
-        self._stray.extend(stray)
-        stray.clear()
-        text = "\n".join(self._stray)
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            if len(text) > 65536:
-                raise ProviderError("unreadable text in the stream", provider=self._provider) from None
-            return
-        self._stray = []
-        if isinstance(obj, list) and obj:
-            obj = obj[0]
-        if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
-            raise gemini_error(obj["error"], provider=self._provider, response=None, secrets=self._secrets)
+    def _bare_json(self) -> list[Any]:
+        """Collect lines sent outside SSE framing; once they form one JSON value, the objects it
+        holds (an array's items), to decode as events. Raises for an error object."""
+        last = self._sse.stray_lines[-1].rstrip()
+        self._plain.take(self._sse.stray_lines)
+        lines = self._plain.lines
+        # Only a line at column 0 can close a top-level value: skip parsing on the others.
+        if not last or last[0] in " \t" or last[-1] not in ("]" if lines[0].lstrip()[:1] == "[" else "}"):
+            return []
+        obj = self._plain.json()
+        if obj is None:
+            return []
+        items = obj if isinstance(obj, list) else [obj]
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("error"), dict):
+                raise gemini_error(item["error"], provider=self._provider, response=None, secrets=self._secrets)
+        if not self._produced and not any(isinstance(i, dict) and _ANSWER_KEYS & i.keys() for i in items):
+            raise self._plain.not_a_stream()  # JSON, but neither an answer nor an error
+        self._plain.lines, self._plain.size = [], 0
+        return items
 
     def _chunk(self, obj: Any) -> Chunk | None:
         if not isinstance(obj, dict):
@@ -358,6 +389,7 @@ class GeminiStreamDecoder(DeferredErrors):
         if isinstance(obj.get("error"), dict):
             raise gemini_error(obj["error"], provider=self._provider, response=None, secrets=self._secrets)
         self.model = obj.get("modelVersion") or self.model
+        self.response_id = obj.get("responseId") or self.response_id
         candidate, parts = _candidate_parts(obj)
         texts: list[str] = []
         thinking: list[str] = []
@@ -373,9 +405,15 @@ class GeminiStreamDecoder(DeferredErrors):
                 (thinking if part.get("thought") else texts).append(part["text"])
         raw = candidate.get("finishReason")
         finish = _finish(raw, self._calls > 0)
-        if not obj.get("candidates") and (obj.get("promptFeedback") or {}).get("blockReason"):
+        candidates = obj.get("candidates")
+        if not candidates and (obj.get("promptFeedback") or {}).get("blockReason"):
             raw, finish = obj["promptFeedback"]["blockReason"], "content_filter"
+            self.done = True
+        elif candidates and all(isinstance(c, dict) and c.get("finishReason") for c in candidates):
+            self.done = True  # the last chunk: every candidate has finished
         usage = obj.get("usageMetadata")
+        if usage:
+            self._usage_seen = True
         chunk = Chunk(text="".join(texts), finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
                       usage=gemini_usage(usage) if usage else None, thinking="".join(thinking))
         if chunk.text or chunk.tool_calls or chunk.thinking or raw:

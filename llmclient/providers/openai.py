@@ -10,7 +10,6 @@ and any other option becomes a body field (``null`` removes one we would send).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
@@ -18,6 +17,7 @@ from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider
 from ..errors import ConfigError, LLMError, ProviderError, RateLimitError
 from ..models import (
+    UNKNOWN_USAGE,
     ChatRequest,
     Chunk,
     Completion,
@@ -37,6 +37,7 @@ from ..runtime import Runtime
 from ..secrets import resolve, to_ref
 from ..wire.sse import SSEDecoder
 from .base import COMMON_OPTIONS, DeferredErrors, LeafClient, ProviderAdapter, RolePolicy, given_options
+from .plain_body import PlainBody, completion_chunks
 from .status import class_for_status, generic_error, http_error, unexpected_success_body
 
 __all__ = ["OpenAIAdapter", "OpenAIStreamDecoder", "OpenAIClient", "OpenAIGenericClient", "openai_usage",
@@ -202,6 +203,7 @@ class OpenAIAdapter(ProviderAdapter):
             usage=openai_usage(data.get("usage")),
             model=data.get("model"),
             refusal=message.get("refusal") or None,
+            response_id=data.get("id") if isinstance(data.get("id"), str) else None,
             raw=data,
         )
 
@@ -246,20 +248,29 @@ class OpenAIAdapter(ProviderAdapter):
 class OpenAIStreamDecoder(DeferredErrors):
     """Chat-completion chunks (SSE ``data:`` events ending with ``[DONE]``) to :class:`Chunk`.
 
-    Choices other than index 0 are ignored; usage comes in the last chunk when
-    ``stream_options.include_usage`` was sent; an ``{"error": ...}`` event raises.
+    Choices other than ``choice_index`` are ignored; usage comes in the last chunk when
+    ``stream_options.include_usage`` was sent (or whenever the server adds it); an
+    ``{"error": ...}`` event raises. ``done`` turns True at ``data: [DONE]``. A body with no
+    event at all is read as a non-stream answer: a ``chat.completion`` JSON becomes the
+    stream's chunks, an error JSON its typed error, anything else "expected an event stream".
     """
 
     def __init__(self, adapter: OpenAIAdapter, secrets: tuple[str, ...], choice_index: int = 0) -> None:
         self._adapter = adapter
         self._secrets = secrets
         self._sse = SSEDecoder(keep_stray_lines=True)
+        self._plain = PlainBody(adapter.provider, secrets)
         self._seen_events = False
         self._choice_index = choice_index
         self.model: str | None = None
+        self.response_id: str | None = None
         self.done = False
         self._finished = False
+        self._usage_seen = False
         self._error: LLMError | None = None
+
+    def response_id_of(self, headers: Mapping[str, str]) -> str | None:
+        return self.response_id
 
     def feed(self, data: bytes) -> list[Chunk]:
         return self._chunks(self._sse.feed(data))
@@ -267,28 +278,36 @@ class OpenAIStreamDecoder(DeferredErrors):
     def finish(self) -> list[Chunk]:
         out = self._chunks(self._sse.flush())
         if not self.done and not self._finished:
-            raise self._not_a_stream() or ProviderError(
-                "the stream ended before [DONE]: the connection was closed early", provider=self._adapter.provider)
+            plain = self._plain_body()
+            if plain is not None:
+                return out + plain
+            raise ProviderError("the stream ended before [DONE]: the connection was closed early",
+                                provider=self._adapter.provider)
+        if not self._usage_seen:
+            self._usage_seen = True
+            out.append(Chunk(usage=UNKNOWN_USAGE))
         return out
 
-    def _not_a_stream(self) -> LLMError | None:
-        """The error for a body that held no event at all (a JSON error, a gateway's HTML page)."""
-        text = "\n".join(self._sse.stray_lines).strip()
-        if self._seen_events or not text:
+    def _plain_body(self) -> list[Chunk] | None:
+        """The chunks of a body that held no event at all (a ``chat.completion`` JSON); raises
+        the typed error of an error JSON, or "expected an event stream" for anything else."""
+        if self._seen_events or not self._plain.lines:
             return None
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
-            return self._adapter.error_from_object(obj["error"], response=None, secrets=self._secrets)
-        title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
-        excerpt = " ".join((title.group(1) if title else text[:120]).split())[:120]
-        return ProviderError(f"expected an event stream, got {redact_text(excerpt, self._secrets)!r}; a proxy or "
-                             "gateway may have answered instead of the provider", provider=self._adapter.provider,
-                             body=redact_text(text[:2000], self._secrets))
+        obj = self._plain.json()
+        if isinstance(obj, dict) and obj.get("error"):
+            error = obj["error"]
+            raise self._adapter.error_from_object(error if isinstance(error, dict) else {"message": str(error)},
+                                                  response=None, secrets=self._secrets)
+        if isinstance(obj, dict) and isinstance(obj.get("choices"), list):
+            completion = self._adapter.parse_response(
+                HttpResponse(200, {}, self._plain.text().encode()), self._secrets)
+            self.model, self.response_id = completion.model, completion.response_id
+            return completion_chunks(completion)
+        raise self._plain.not_a_stream()
 
     def _chunks(self, events: list[Any]) -> list[Chunk]:
+        if self._sse.stray_lines and not self._seen_events:
+            self._plain.take(self._sse.stray_lines)
         if events:
             self._seen_events = True
         return self._decode(events, lambda event: self._chunk(event.data))
@@ -296,7 +315,10 @@ class OpenAIStreamDecoder(DeferredErrors):
     def _chunk(self, data: str) -> Chunk | None:
         if data == "[DONE]":
             self.done = True
-            return None
+            if self._usage_seen:
+                return None
+            self._usage_seen = True
+            return Chunk(usage=UNKNOWN_USAGE)  # the server sent none: unknown, not zero
         try:
             obj = json.loads(data)
         except ValueError:
@@ -310,6 +332,7 @@ class OpenAIStreamDecoder(DeferredErrors):
                                                   response=None, secrets=self._secrets)
         if self.model is None:
             self.model = obj.get("model")
+            self.response_id = obj.get("id")
         text = refusal = ""
         calls: tuple[ToolCallDelta, ...] = ()
         raw_reason = None
@@ -329,20 +352,32 @@ class OpenAIStreamDecoder(DeferredErrors):
             return None
         if raw_reason:
             self._finished = True
+        if usage:
+            self._usage_seen = True
         return Chunk(text, FINISH_REASONS.get(raw_reason, "other") if raw_reason else None, raw_reason, calls,
                      openai_usage(usage) if usage else None, refusal)
 
 
+#: Fields of OpenAI's ``usage`` read into :class:`Usage`; any other (a gateway's ``cost``) goes to ``extra``.
+_USAGE_FIELDS = frozenset({"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details",
+                           "completion_tokens_details"})
+
+
 def openai_usage(usage: Mapping[str, Any] | None) -> Usage:
-    """Usage from OpenAI's ``usage`` object (cached and reasoning tokens included)."""
-    if not usage:
-        return Usage()
+    """Usage from OpenAI's ``usage`` object (cached and reasoning tokens included).
+
+    No usage object is :data:`~llmclient.models.UNKNOWN_USAGE`; fields OpenAI does not
+    define (OpenRouter's or LiteLLM's ``cost``...) are kept in ``Usage.extra``.
+    """
+    if not usage or not isinstance(usage, Mapping):
+        return UNKNOWN_USAGE
     prompt = usage.get("prompt_tokens") or 0
     completion = usage.get("completion_tokens") or 0
     return Usage(input_tokens=prompt, output_tokens=completion,
                  total_tokens=usage.get("total_tokens") or prompt + completion,
                  cached_input_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0,
-                 reasoning_tokens=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+                 reasoning_tokens=(usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0,
+                 extra={k: v for k, v in usage.items() if k not in _USAGE_FIELDS})
 
 
 def _render_part(part: Any) -> dict[str, Any]:
