@@ -242,7 +242,8 @@ class Client(ABC):
             max_workers: At most this many calls in flight (default: the pool's size).
             return_exceptions: Put each failure (an ``LLMError``) in its slot instead of
                 raising the first one.
-            progress: Called as ``progress(done, total)`` after each call finishes.
+            progress: Called as ``progress(done, total)`` after each call finishes. If it
+                raises, that is logged once (a warning) and it is not called again.
             **params: Passed to every call.
         """
         items = list(inputs)
@@ -250,6 +251,7 @@ class Client(ABC):
         window = threading.BoundedSemaphore(max_workers or self.runtime.max_workers)
         lock = threading.Lock()
         done = [0]
+        report = _reported_once(progress)
         caller = params.pop("cancel", None)
         batch_token, unlink = _linked_token(self.runtime.calls_token(), *([caller] if caller is not None else []))
 
@@ -258,8 +260,8 @@ class Client(ABC):
             with lock:
                 done[0] += 1
                 count = done[0]
-            if progress is not None:
-                progress(count, total)
+            if report is not None:
+                report(count, total)
 
         futures: list[CallFuture] = []
         try:
