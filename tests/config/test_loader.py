@@ -104,3 +104,23 @@ def test_max_workers_from_settings_and_argument() -> None:
 
 def test_load_config_is_the_public_one() -> None:
     assert llmclient.load_config is load_config
+
+
+def test_every_kind_of_problem_is_reported_in_one_error() -> None:
+    cfg = {"clients": {
+        "X": {"provider": "fallback", "options": {"strategy": ["Y"]}},
+        "Y": {"provider": "round-robin", "options": {"providers": [{"client": "X"}, {"client": "Z"}]}},
+        "Z": {"provider": "openai-generic", "retry_policy": "Nope", "options": {"model": "m", "temperature": "hot"}},
+        "Az": {"provider": "azure-openai", "options": {"endpoint": "https://x.openai.azure.com", "api_key": SECRET}},
+        "Bad": {"provider": "opnai"}},
+        "retry_policies": {"P": {"max_retries": -1}}}
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    problems = info.value.problems
+    assert [p.split(":")[0] for p in problems] == [
+        "$.clients.Az.options", "$.clients.Bad.provider", "$.clients.X.options", "$.clients.Z.options",
+        "$.clients.Z.options.temperature", "$.clients.Z.retry_policy", "$.retry_policies.P.max_retries"]
+    text = "\n".join(problems)
+    assert "cycle: X -> Y -> X" in text and "base_url is required for openai-generic" in text
+    assert "'endpoint' also needs 'model'" in text and "retry policy 'Nope' is not defined" in text
+    assert SECRET not in str(info.value)

@@ -132,3 +132,26 @@ def test_auth_on_a_composite_is_refused() -> None:
     with llmclient.load_config(cfg, auth={"F": HeaderToken("t")}) as registry:
         with pytest.raises(llmclient.ConfigError, match="give it for its members"):
             registry.client("F")
+
+
+def test_twenty_thousand_shorthand_names_keep_the_cache_bounded() -> None:
+    import gc
+    import weakref
+
+    from llmclient.config.registry import SHORTHAND_CACHE_SIZE
+
+    with llmclient.load_config({"clients": {}}) as registry:
+        first = registry.client("openai/model-0")
+        assert registry.client("openai/model-0") is first  # cached while recent
+        first_ref = weakref.ref(first)
+        del first
+        for i in range(1, 20_000):
+            registry.client(f"openai/model-{i}")
+        gc.collect()
+        kept = [name for name in registry._shorthand_clients]
+        assert len(kept) == SHORTHAND_CACHE_SIZE == 256
+        assert kept[-1] == "openai/model-19999" and first_ref() is None  # the oldest were dropped
+        recent = registry.client("openai/model-19999")
+        assert registry.client("openai/model-19999") is recent
+        again = registry.client("openai/model-0")  # rebuilt on demand, on the same (open) pools
+        assert again.runtime is registry.runtime and not registry.runtime.closed
