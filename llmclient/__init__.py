@@ -18,6 +18,7 @@ from .errors import (
     AllClientsFailedError,
     AuthError,
     CancelledError,
+    ClientClosedError,
     ConfigError,
     FinishReasonError,
     InvalidRequestError,
@@ -139,6 +140,7 @@ __all__ = [
     "FinishReasonError",
     "AllClientsFailedError",
     "CancelledError",
+    "ClientClosedError",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -78,7 +78,9 @@ class AbortScope:
 
 
 def _shutdown_conn(conn: Any) -> None:
-    sock = getattr(conn, "sock", None)
+    # http.client lets go of the socket of an answer sent with "Connection: close"; the
+    # transport's connection class keeps it as _llmclient_sock (see exchange.py).
+    sock = getattr(conn, "sock", None) or getattr(conn, "_llmclient_sock", None)
     if sock is not None:
         try:
             sock.shutdown(socket.SHUT_RDWR)

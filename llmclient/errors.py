@@ -14,6 +14,7 @@
     +-- FinishReasonError          a finish reason the client's allow/deny list refuses
     +-- AllClientsFailedError      every child of a composite client failed
     +-- CancelledError             the caller cancelled the call
+    +-- ClientClosedError          the client (or its registry) was closed
 
 Every error carries the same fields (``provider``, ``client_name``, ``status_code``,
 ``request_id``, ``retryable``, ``retry_after``, ``body``), so that retry policies and
@@ -42,6 +43,7 @@ __all__ = [
     "FinishReasonError",
     "AllClientsFailedError",
     "CancelledError",
+    "ClientClosedError",
 ]
 
 #: How much of a response body an error keeps (characters).
@@ -232,3 +234,11 @@ def _rebuild(cls: type[LLMError], args: tuple[Any, ...], state: dict[str, Any]) 
     Exception.__init__(error, *args)
     error.__dict__.update(state)
     return error
+
+
+class ClientClosedError(LLMError):
+    """The client, or the registry or runtime it shares, was closed: build a new one.
+
+    Raised by every call (``complete``, ``stream``, ``submit``, ``batch``) after ``close()``;
+    never retried or fallen back on, since every member shares the closed pools.
+    """

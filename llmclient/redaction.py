@@ -16,7 +16,7 @@ import re
 from typing import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "SENSITIVE_HEADERS", "redact_headers", "redact_url", "redact_text"]
+__all__ = ["REDACTED", "SENSITIVE_HEADERS", "RedactedCause", "redact_headers", "redact_url", "redact_text"]
 
 REDACTED = "[REDACTED]"
 
@@ -50,6 +50,9 @@ _SECRET_PATTERNS = re.compile(
     r"|(?<=Bearer )[A-Za-z0-9_\-\.=:/+]{8,}",
     re.DOTALL,
 )
+
+_QUERY_IN_TEXT = re.compile(
+    r"(?i)([?&](?:" + "|".join(re.escape(k) for k in sorted(_SENSITIVE_QUERY)) + r")=)[^&\s'\")]+")
 
 #: Secrets shorter than this are not searched for by value (they would match ordinary words).
 _MIN_SECRET_LEN = 6
@@ -94,3 +97,18 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
         if secret and len(secret) >= _MIN_SECRET_LEN and secret in text:
             text = text.replace(secret, REDACTED)
     return _SECRET_PATTERNS.sub(REDACTED, text)
+
+
+class RedactedCause(Exception):
+    """Stands in for a lower layer's exception as the ``__cause__`` of an llmclient error.
+
+    A requests or urllib3 exception can quote the URL it failed on, query string and all
+    (Google's ``?key=``), so it is never chained as it is: this keeps its type and its
+    redacted text, which is what a traceback needs to tell what happened underneath.
+    """
+
+    @classmethod
+    def of(cls, exc: BaseException, secrets: Iterable[str] = ()) -> RedactedCause:
+        """The stand-in for ``exc``: ``module.Type: redacted message``."""
+        text = _QUERY_IN_TEXT.sub(lambda m: m.group(1) + REDACTED, str(exc))
+        return cls(f"{type(exc).__module__}.{type(exc).__qualname__}: {redact_text(text, secrets)}")

@@ -8,10 +8,10 @@ Why it is written the way it is (each point was measured or bitten, see DESIGN.m
 * The pool is sized to the concurrency the caller allows, so 32 threads never see
   "Connection pool is full"; ``max_retries=0`` underneath, because retrying is the retry
   policy's job; redirects are never followed, because credentials must not follow them.
-* Bodies are read with ``read1`` (what is available), never a fixed chunk size, so a
-  stream sent with a Content-Length is not held back; the socket's timeout is set before
-  every read to what is left of the limit in force (request, first token, idle), which
-  is how a stalled stream is detected and its socket closed.
+* Every limit but ``idle`` is a deadline from the moment of sending, kept by a watchdog
+  that shuts the exchange's socket down when it passes (exchange.py): a socket timeout
+  alone restarts on every read, so headers trickling in would outlast any limit. Bodies
+  are read as they arrive (http_response.py).
 * After ``fork`` the child gets a fresh session: sharing pooled sockets (and TLS state)
   with the parent would corrupt both.
 """
@@ -24,26 +24,29 @@ import threading
 import weakref
 from dataclasses import dataclass, replace
 from time import monotonic
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from ._version import __version__
-from .abort import AbortScope
-from .errors import ConfigError, LLMTimeoutError, TransportError
+from .errors import ClientClosedError, ConfigError, LLMError, LLMTimeoutError, TransportError
+from .exchange import Exchange, ScopedHTTPPool, ScopedHTTPSPool
+from .http_response import LIMIT_NAMES, StreamingResponse, cut_reason
 from .models import HttpRequest, HttpResponse
-from .redaction import redact_url
+from .redaction import RedactedCause, redact_url
+from .watchdog import WATCHDOG
 
-__all__ = ["Timeouts", "Transport", "StreamingResponse", "USER_AGENT"]
+__all__ = ["Timeouts", "Transport", "StreamingResponse", "USER_AGENT", "DEFAULT_MAX_CONNECTIONS"]
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"llmclient/{__version__} python-requests/{requests.__version__}"
 
-_READ_SIZE = 65536
+#: Connections kept open per host by default: more than the threads of a typical web app,
+#: so that callers' own threads (not only llmclient's pool) never see "Connection pool is full".
+DEFAULT_MAX_CONNECTIONS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,119 +98,6 @@ class Timeouts:
         )
 
 
-class StreamingResponse:
-    """A response whose body is read as it arrives; close it to release the connection.
-
-    Iterating yields the body's bytes as they come, enforcing the first-token and idle
-    limits. ``read()`` returns the whole (remaining) body, e.g. for an error answer.
-    """
-
-    def __init__(self, transport: Transport, raw: requests.Response, started: float, timeouts: Timeouts) -> None:
-        self.status_code: int = raw.status_code
-        self.headers: dict[str, str] = {k.lower(): v for k, v in raw.headers.items()}
-        self.url = raw.url
-        self._raw = raw
-        self._transport = transport
-        self._started = started
-        self._timeouts = timeouts
-        self._request_deadline = None if timeouts.request is None else started + timeouts.request
-        self._got_bytes = False
-        self._done = False
-        self._closed = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            while True:
-                data = self._read1()
-                if not data:
-                    self._finish()
-                    return
-                yield data
-        finally:
-            if not self._done:
-                self.close()
-
-    def read(self) -> bytes:
-        """Read the rest of the body at once (used for error answers and JSON bodies)."""
-        parts = []
-        try:
-            while True:
-                data = self._read1()
-                if not data:
-                    break
-                parts.append(data)
-        except BaseException:
-            self.close()
-            raise
-        self._finish()
-        return b"".join(parts)
-
-    def _read1(self) -> bytes:
-        limit, kind = self._next_limit()
-        if limit is not None:
-            if limit <= 0:
-                self.close()
-                raise self._timeout(kind)
-            _set_socket_timeout(self._raw, limit)
-        try:
-            data: bytes = self._raw.raw.read1(_READ_SIZE, decode_content=True)  # we send Accept-Encoding: gzip
-        except (ReadTimeoutError, TimeoutError):
-            self.close()
-            raise self._timeout(kind) from None
-        except (ProtocolError, OSError, requests.RequestException) as exc:
-            self.close()
-            raise TransportError(f"connection broken while reading the response from {self._where()}: "
-                                 f"{_reason(exc)}") from None
-        if data:
-            self._got_bytes = True
-        return data
-
-    def _next_limit(self) -> tuple[float | None, str]:
-        now = monotonic()
-        candidates: list[tuple[float, str]] = []
-        if self._request_deadline is not None:
-            candidates.append((self._request_deadline - now, "request"))
-        if not self._got_bytes and self._timeouts.first_token is not None:
-            candidates.append((self._started + self._timeouts.first_token - now, "first_token"))
-        if self._got_bytes and self._timeouts.idle is not None:
-            candidates.append((self._timeouts.idle, "idle"))
-        if not candidates:
-            return None, ""
-        return min(candidates)
-
-    def _timeout(self, kind: str) -> LLMTimeoutError:
-        limits = {"request": self._timeouts.request, "first_token": self._timeouts.first_token,
-                  "idle": self._timeouts.idle}
-        names = {"request": "request_timeout_ms", "first_token": "time_to_first_token_timeout_ms",
-                 "idle": "idle_timeout_ms"}
-        ms = round((limits.get(kind) or 0) * 1000)
-        return LLMTimeoutError(f"{names[kind]} ({ms} ms) passed while reading from {self._where()}", kind=kind)
-
-    def _where(self) -> str:
-        return redact_url(self.url)
-
-    def _finish(self) -> None:
-        self._done = True
-        self._raw.raw.release_conn()
-        self._transport._forget(self)
-
-    def close(self) -> None:
-        """Release the connection: back to the pool when the body was read, else closed."""
-        if self._closed:
-            return
-        self._closed = True
-        if not self._done:
-            self._raw.raw.close()
-        self._raw.raw.release_conn()
-        self._transport._forget(self)
-
-    def __enter__(self) -> StreamingResponse:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 class Transport:
     """Sends ``HttpRequest`` objects on one pooled ``requests.Session``; thread-safe.
 
@@ -253,37 +143,37 @@ class Transport:
 
     def open(self, request: HttpRequest, timeouts: Timeouts, *, verify: bool | str | None = None,
              started: float | None = None) -> StreamingResponse:
-        """Send ``request`` and return as soon as the status and headers have arrived."""
+        """Send ``request`` and return as soon as the status and headers have arrived.
+
+        The exchange's deadlines run from ``started`` (default: now) and cover connecting,
+        sending, the headers and the body, however slowly each arrives.
+        """
         if self._closed:
-            raise TransportError("this client was closed; create a new one", retryable=False)
+            raise ClientClosedError("this client was closed; create a new one")
         started = monotonic() if started is None else started
         if not request.stream and timeouts.first_token is not None:
             timeouts = replace(timeouts, first_token=None)  # "first token" is a stream's limit only
-        first_read = _min_limit(timeouts.request, timeouts.first_token)
         prepared = requests.PreparedRequest()
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate", **request.headers}
         try:
             prepared.prepare(method=request.method, url=request.url, headers=headers, data=request.body or None)
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, ValueError) as exc:
             raise ConfigError(f"invalid URL {redact_url(request.url)!r}: {exc}") from None
+        exchange = Exchange(started, timeouts.connect, timeouts.first_token, timeouts.request)
+        # Per-read socket limits too, as a backstop: the watchdog keeps the deadlines.
+        socket_limits = (timeouts.connect, _min_limit(timeouts.request, timeouts.first_token))
         try:
-            raw = self._session.send(
-                prepared, stream=True, timeout=(timeouts.connect, first_read), allow_redirects=False,
-                verify=self.verify if verify is None else verify, proxies=self._proxies_for(request.url))
-        except requests.exceptions.ConnectTimeout:
-            raise LLMTimeoutError(f"connect_timeout_ms ({_ms(timeouts.connect)} ms) passed connecting to "
-                                  f"{_origin(request.url)}", kind="connect") from None
-        except requests.exceptions.ReadTimeout:
-            kind = "request" if first_read == timeouts.request else "first_token"
-            raise LLMTimeoutError(f"{'request_timeout_ms' if kind == 'request' else 'time_to_first_token_timeout_ms'}"
-                                  f" ({_ms(first_read)} ms) passed waiting for {_origin(request.url)}",
-                                  kind=kind) from None
-        except requests.exceptions.SSLError as exc:
-            raise TransportError(f"TLS failure talking to {_origin(request.url)}: {_reason(exc)}",
-                                 retryable=False) from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise TransportError(f"could not reach {_origin(request.url)}: {_reason(exc)}") from None
-        streaming = StreamingResponse(self, raw, started, timeouts)
+            with exchange:
+                raw = self._session.send(
+                    prepared, stream=True, timeout=socket_limits, allow_redirects=False,
+                    verify=self.verify if verify is None else verify,
+                    proxies=self._proxies_for(request.url))
+        except BaseException as exc:
+            exchange.end()
+            if isinstance(exc, (requests.RequestException, urllib3.exceptions.HTTPError, OSError)):
+                raise _send_error(exc, exchange, timeouts, request.url) from RedactedCause.of(exc)
+            raise
+        streaming = StreamingResponse(self, raw, exchange, timeouts)
         with self._lock:
             self._open_streams.add(streaming)
         if 300 <= streaming.status_code < 400:
@@ -326,6 +216,7 @@ class Transport:
                             pool.close()
             adapter.close()
         self._session.close()
+        WATCHDOG.settle()
 
     def _reset_after_fork(self) -> None:
         # The parent's sockets (and TLS state) are shared with us: drop them without closing.
@@ -337,35 +228,10 @@ class Transport:
 _LIVE_TRANSPORTS: weakref.WeakSet[Transport] = weakref.WeakSet()
 
 
-class _ScopedPoolMixin:
-    """Puts each connection checked out of the pool into the calling thread's AbortScope."""
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)  # type: ignore[misc]
-        scope = AbortScope.current()
-        if scope is not None:
-            scope._track(conn)
-        return conn
-
-    def _put_conn(self, conn: Any) -> None:
-        scope = getattr(conn, "_llmclient_scope", None)
-        if scope is not None:
-            scope._release(conn)
-        super()._put_conn(conn)  # type: ignore[misc]
-
-
-class _ScopedHTTPPool(_ScopedPoolMixin, urllib3.HTTPConnectionPool):
-    pass
-
-
-class _ScopedHTTPSPool(_ScopedPoolMixin, urllib3.HTTPSConnectionPool):
-    pass
-
-
 class _ScopedAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _ScopedHTTPPool, "https": _ScopedHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = {"http": ScopedHTTPPool, "https": ScopedHTTPSPool}
 
 
 def _after_fork_in_child() -> None:
@@ -375,13 +241,6 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _set_socket_timeout(raw: requests.Response, seconds: float) -> None:
-    conn = getattr(raw.raw, "_connection", None)
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        sock.settimeout(seconds)
 
 
 def _min_limit(a: float | None, b: float | None) -> float | None:
@@ -400,13 +259,40 @@ def _ms(seconds: float | None) -> int:
     return round((seconds or 0) * 1000)
 
 
+def _send_error(exc: BaseException, exchange: Exchange, timeouts: Timeouts, url: str) -> LLMError:
+    """The typed error for a failure before the headers arrived."""
+    kind = exchange.expired
+    if kind is None and isinstance(exc, requests.exceptions.ConnectTimeout):
+        kind = "connect"
+    elif kind is None and isinstance(exc, requests.exceptions.ReadTimeout):
+        kind = "request" if timeouts.first_token is None or (timeouts.request or 1e18) <= timeouts.first_token \
+            else "first_token"
+    if kind is not None:
+        limit = {"connect": timeouts.connect, "request": timeouts.request, "first_token": timeouts.first_token}[kind]
+        doing = "connecting to" if kind == "connect" else "waiting for"
+        return LLMTimeoutError(f"{LIMIT_NAMES[kind]} ({_ms(limit)} ms) passed {doing} {_origin(url)}", kind=kind)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TransportError(f"TLS failure talking to {_origin(url)}: {_reason(exc)}", retryable=False)
+    if exchange.connected:
+        return TransportError(f"{_cut_before_headers(exc)} ({_origin(url)})")
+    return TransportError(f"could not reach {_origin(url)}: {_reason(exc)}")
+
+
+def _cut_before_headers(exc: BaseException) -> str:
+    reason = _reason(exc)
+    if "without response" in reason or "closed connection" in reason.lower():
+        return "the connection was cut before the answer's headers arrived"
+    return f"the connection broke before the answer's headers arrived: {cut_reason(exc)}"
+
+
 def _reason(exc: BaseException) -> str:
     """The innermost cause of a requests/urllib3 error, without URLs that might carry keys."""
     inner: BaseException = exc
     seen = 0
     while seen < 6:
         first_arg = inner.args[0] if inner.args else None
-        nxt = inner.__context__ or inner.__cause__ or (first_arg if isinstance(first_arg, BaseException) else None)
+        context = None if inner.__suppress_context__ else inner.__context__
+        nxt = inner.__cause__ or context or (first_arg if isinstance(first_arg, BaseException) else None)
         reason = getattr(inner, "reason", None)
         if isinstance(reason, BaseException):
             nxt = reason

@@ -57,6 +57,7 @@ EXPECTED_ALL = [
     "FinishReasonError",
     "AllClientsFailedError",
     "CancelledError",
+    "ClientClosedError",
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from llmclient import (
+    ClientClosedError,
     LLMTimeoutError,
     OpenAIClient,
     OpenAIGenericClient,
@@ -264,7 +265,7 @@ def test_a_small_pool_would_warn(fake_llm_server: FakeLLMServer, caplog: pytest.
     caplog.set_level(logging.WARNING, logger="urllib3")
     from llmclient import Runtime
 
-    runtime = Runtime(max_workers=2)
+    runtime = Runtime(max_workers=2, max_connections=4)  # 6 connections kept (3 per worker) for 16 threads
     client = OpenAIGenericClient("m", base_url=fake_llm_server.openai_base_url, runtime=runtime)
     barrier = threading.Barrier(16)
 
@@ -302,7 +303,7 @@ def test_close_leaves_no_socket_open(fake_llm_server: FakeLLMServer) -> None:
     client.close()
     assert tcp_ends(port)[0] == 0  # every client socket closed at once, without waiting for GC
     assert eventually(lambda: tcp_ends(port) == (0, 0))
-    with pytest.raises(TransportError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         client.complete("after close")
     open_stream.close()
 

@@ -3,9 +3,9 @@
 A composite client (fallback, round-robin) runs a member inline on the caller's thread
 unless it needs to stop waiting for it: with ``total_timeout_ms`` (to answer at the
 deadline even while a read is blocked) or ``hedge_after_ms`` (to start the next member
-beside a slow one). Then each member runs as a :class:`Branch` on an *internal* executor,
-kept apart from ``runtime.executor`` so that a ``batch()`` filling the shared pool cannot
-starve it, inside an :class:`~llmclient.abort.AbortScope`, so that an abandoned branch
+beside a slow one). Then each member runs as a :class:`Branch` on the runtime's *internal*
+executor, kept apart from ``runtime.executor`` so that a ``batch()`` filling the shared pool
+cannot starve it, inside an :class:`~llmclient.abort.AbortScope`, so that an abandoned branch
 (a hedge that lost, an attempt past the deadline) has its sockets shut down at once. Each
 branch records its attempts in its own list, merged into the call's in the order the
 branches end, so that ``Completion.attempts`` never changes after the call returned.
@@ -14,9 +14,7 @@ branches end, so that ``Completion.attempts`` never changes after the call retur
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import fields, replace
 from time import monotonic
@@ -24,12 +22,12 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..abort import AbortScope
 from ..client import CallContext, Client
-from ..errors import CancelledError, FinishReasonError, LLMError, LLMTimeoutError, TransportError
+from ..errors import CancelledError, ClientClosedError, FinishReasonError, LLMError, LLMTimeoutError
 from ..models import Attempt, ChatRequest, Chunk, Completion
 from ..runtime import Runtime
 from ..stream import Stream, StreamAccumulator
 
-__all__ = ["Branch", "BranchContext", "LinkedContext", "deadline_context", "internal_executor", "summarise_attempts",
+__all__ = ["Branch", "BranchContext", "LinkedContext", "deadline_context", "summarise_attempts",
            "total_timeout_error", "restamp_stream", "ABANDON_GRACE_S"]
 
 log = logging.getLogger(__name__)
@@ -114,42 +112,6 @@ class BranchContext(LinkedContext):
         return super().remaining()
 
 
-class _Internal:
-    """The internal executor of one runtime and its running branches (aborted when it closes)."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        # Two per shared thread (an attempt and its hedge); the transport pool is sized to match.
-        self.executor = ThreadPoolExecutor(2 * runtime.max_workers, thread_name_prefix="llmclient-internal")
-        self.branches: set[Branch] = set()
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def close(self) -> None:
-        with self.lock:
-            self.closed = True
-            branches = list(self.branches)
-        for branch in branches:
-            branch.abort(CancelledError("abandoned: the client was closed", client_name=branch.client.name,
-                                        provider=branch.client.provider))
-        self.executor.shutdown(wait=True, cancel_futures=True)
-
-
-_INTERNAL: weakref.WeakKeyDictionary[Runtime, _Internal] = weakref.WeakKeyDictionary()
-_INTERNAL_LOCK = threading.Lock()
-
-
-def internal_executor(runtime: Runtime) -> _Internal:
-    """The runtime's internal executor, created on first use and shut down with the runtime."""
-    with _INTERNAL_LOCK:
-        found = _INTERNAL.get(runtime)
-        if found is None:
-            if runtime.closed:
-                raise TransportError("this client was closed; create a new one", retryable=False)
-            found = _INTERNAL[runtime] = _Internal(runtime)
-            runtime.on_close(found.close)
-        return found
-
-
 class Branch:
     """One member's attempt running on the internal executor, which the caller may abandon.
 
@@ -171,31 +133,29 @@ class Branch:
         self.started = monotonic()
         self.abort_error: LLMError | None = None
         self.scope = AbortScope(parent=AbortScope.current())
-        self._internal = internal_executor(runtime)
-        with self._internal.lock:
-            if self._internal.closed:
-                raise TransportError("this client was closed; create a new one", retryable=False)
-            self._internal.branches.add(self)
+        self._runtime = runtime
+        runtime.track(self)
         call = client.open_stream if stream else client.invoke
         try:
-            self.future: Future[Any] = self._internal.executor.submit(self._run, call, request)
-        except RuntimeError:
-            self._forget()
-            raise TransportError("this client was closed; create a new one", retryable=False) from None
+            self.future: Future[Any] = runtime.internal_executor.submit(self._run, call, request)
+        except (RuntimeError, ClientClosedError):  # closed meanwhile (RuntimeError: shut down)
+            runtime.untrack(self)
+            raise ClientClosedError("this client was closed; create a new one") from None
         self.future.add_done_callback(self._done)
 
     def _run(self, call: Callable[[ChatRequest, CallContext], Any], request: ChatRequest) -> Any:
         with self.scope:
             return call(request, self.context)
 
-    def _forget(self) -> None:
-        with self._internal.lock:
-            self._internal.branches.discard(self)
-
     def _done(self, future: Future[Any]) -> None:
-        self._forget()
+        self._runtime.untrack(self)
         if self.abort_error is not None:
             self._hang_up()
+
+    def abandon_on_close(self) -> None:
+        """The runtime is closing: abort this branch."""
+        self.abort(CancelledError("abandoned: the client was closed", client_name=self.client.name,
+                                  provider=self.client.provider))
 
     def _hang_up(self) -> None:
         """Close the stream an abandoned branch opened after all (idempotent)."""

@@ -17,7 +17,7 @@ from time import monotonic
 from typing import Any, Callable, Sequence, Union
 
 from ..client import CallContext, Client
-from ..errors import AllClientsFailedError, CancelledError, ConfigError, LLMError, LLMTimeoutError
+from ..errors import AllClientsFailedError, CancelledError, ClientClosedError, ConfigError, LLMError, LLMTimeoutError
 from ..hooks import emit
 from ..models import Attempt, ChatRequest, Completion
 from ..retry import NO_RETRY, RetryPolicy, RetryState
@@ -70,9 +70,15 @@ class CompositeClient(Client):
                  cooldown_ms: float = 5000) -> None:
         if not clients:
             raise ConfigError(f"client {name!r}: a {provider} client needs at least one member")
-        if runtime is None:
-            runtime = next((c.runtime for c in clients if isinstance(c, Client)), None)
+        given = [c for c in clients if isinstance(c, Client)]
+        hand_built = runtime is None and bool(given)
+        if hand_built:
+            runtime = given[0].runtime
         super().__init__(name=name, provider=provider, runtime=runtime)
+        if hand_built:  # one runtime for the whole tree: the first member's, now owned here
+            self._owns_runtime, given[0]._owns_runtime = given[0]._owns_runtime, False
+            for member in given[1:]:
+                member._share_runtime(self.runtime)
         if any(isinstance(c, str) for c in clients) and resolver is None:
             raise ConfigError(f"client {name!r}: members given by name need a resolver (e.g. registry.client)")
         self._members: list[Member] = list(clients)
@@ -103,6 +109,13 @@ class CompositeClient(Client):
         result: Stream = self._run(request, context, stream=True)
         return result
 
+    def _share_runtime(self, runtime: Runtime, *, replacing: Runtime | None = None) -> None:
+        before = self.runtime
+        super()._share_runtime(runtime, replacing=replacing)
+        if self.runtime is not before:
+            for member in self._given:
+                member._share_runtime(runtime, replacing=before)
+
     def close(self) -> None:
         """Close the member clients given as objects (each closes the pools it owns), then this one.
 
@@ -129,7 +142,7 @@ class CompositeClient(Client):
 
     def moves_on(self, error: LLMError) -> bool:
         """Whether ``error`` from a member moves on to the next one (``fallback_on``)."""
-        if isinstance(error, CancelledError):
+        if isinstance(error, (CancelledError, ClientClosedError)):
             return False
         if self.fallback_on is None or isinstance(error, ConfigError):
             return True

@@ -10,11 +10,11 @@ import pytest
 from llmclient import (
     AzureOpenAIClient,
     Client,
+    ClientClosedError,
     ConfigError,
     OpenAIClient,
     OpenAIGenericClient,
     RetryPolicy,
-    TransportError,
     load_config,
 )
 from llmclient.config import registry as registry_module
@@ -147,7 +147,7 @@ def test_close_closes_every_client_of_the_registry(fake_llm_server: FakeLLMServe
     assert client.complete("still").text == "Echo: still"
     registry.close()
     assert registry.runtime.closed
-    with pytest.raises(TransportError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         client.complete("after")
 
 
