@@ -4,7 +4,9 @@ The JSON Schemas (Draft 2020-12) live in the top-level ``schemas/`` folder, inst
 package ``llmclient.schemas``. ``config.json`` checks the top level and the retry policies;
 each client's ``options`` is then checked against its provider's schema, chosen here from the
 provider name (aliases included) or registered by a plug-in with :func:`register_schema`.
-Cross-references (retry policy names, strategy members) are checked here too.
+Cross-references (retry policy names, strategy members) are checked here too, and reference
+cycles among composite clients (:mod:`llmclient.config.cycles`), so that one ``ConfigError``
+lists every problem.
 
 Messages are written here rather than taken from jsonschema, for two reasons: jsonschema's
 messages quote the offending value, which may be a credential, and they describe schema
@@ -29,6 +31,7 @@ from urllib.parse import quote
 
 from ..errors import ConfigError
 from .canonical import CANONICAL_PROVIDERS, COMPOSITE_PROVIDERS, PROVIDER_ALIASES, canonical_provider_name, plain
+from .cycles import cycle_problems
 
 __all__ = ["SCHEMA_BASE_URI", "SECRET_KEYS", "format_path", "known_providers", "provider_schema_name",
            "reference_warnings", "register_schema", "validate_config"]
@@ -184,43 +187,7 @@ def _config_problems(config: Any, check_references: bool) -> Iterator[Problem]:
         if isinstance(client, dict):
             names = (set(clients), policy_names) if check_references else None
             yield from _client_problems(name, client, names)
-    yield from _cycle_problems(clients)
-
-
-def _cycle_problems(clients: dict[str, Any]) -> Iterator[Problem]:
-    """Yield one problem per reference cycle among composite clients, at the first client of the cycle."""
-    def members(name: str) -> list[str]:
-        client = clients.get(name)
-        if not isinstance(client, dict) or not isinstance(client.get("options"), dict):
-            return []
-        provider = client.get("provider")
-        if not isinstance(provider, str) or canonical_provider_name(provider) not in COMPOSITE_PROVIDERS:
-            return []
-        strategy, providers = client["options"].get("strategy"), client["options"].get("providers")
-        found = list(strategy) if isinstance(strategy, list) else []
-        if isinstance(providers, list):
-            found += [entry.get("client") for entry in providers if isinstance(entry, dict)]
-        return [m for m in found if isinstance(m, str) and m in clients]
-
-    done: set[str] = set()
-    seen_cycles: set[frozenset[str]] = set()
-
-    def visit(name: str, path: list[str]) -> Iterator[Problem]:
-        if name in path:
-            cycle = path[path.index(name):]
-            if frozenset(cycle) not in seen_cycles:
-                seen_cycles.add(frozenset(cycle))
-                yield ("clients", cycle[0], "options"), \
-                    f"clients refer to each other in a cycle: {' -> '.join([*cycle, name])}"
-            return
-        if name in done:
-            return
-        for member in members(name):
-            yield from visit(member, [*path, name])
-        done.add(name)
-
-    for name in clients:
-        yield from visit(name, [])
+    yield from cycle_problems(clients)
 
 
 def _client_problems(name: str, client: dict[str, Any], names: tuple[set[str], set[str]] | None) -> Iterator[Problem]:

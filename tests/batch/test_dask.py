@@ -64,6 +64,17 @@ def test_three_hundred_lines_complete_exactly_once_under_a_cluster_wide_cap(
     fake_llm_server.clear()
     resumed = run_dask(config_for(fake_llm_server), src, out, client=dask_client, client_name="A")
     assert resumed.written == 0 and resumed.skipped == 301 and fake_llm_server.requests == []
+    assert resumed.skipped_failed == len(failed) + 1 and not resumed.all_ok
+
+    retried = run_dask(config_for(fake_llm_server), src, out, client=dask_client, client_name="A",
+                       retry_failed=True, output_format="openai")
+    assert retried.retried == len(failed) + 1 and retried.ok == len(failed) and retried.input_errors == 1
+    assert len(fake_llm_server.requests) == len(failed)
+    records = read_records(out)
+    redone = [r for r in records if "custom_id" in r]
+    assert sorted(r["custom_id"] for r in redone if r["custom_id"] is not None) == sorted(r["id"] for r in failed)
+    assert all(r["response"]["status_code"] == 200 for r in redone if r["custom_id"] is not None)
+    assert len(records) == 301  # one record per line, the newest
 
 
 def _peak_concurrency(server: FakeLLMServer, job: Any) -> int:

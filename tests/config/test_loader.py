@@ -124,3 +124,15 @@ def test_every_kind_of_problem_is_reported_in_one_error() -> None:
     assert "cycle: X -> Y -> X" in text and "base_url is required for openai-generic" in text
     assert "'endpoint' also needs 'model'" in text and "retry policy 'Nope' is not defined" in text
     assert SECRET not in str(info.value)
+
+
+def test_each_cycle_is_reported_once_at_its_first_client() -> None:
+    cfg = {"clients": {
+        "Self": {"provider": "fallback", "options": {"strategy": ["Self"]}},
+        "A": {"provider": "baml-fallback", "options": {"strategy": ["B"]}},
+        "B": {"provider": "baml-round-robin", "options": {"strategy": ["A", "Missing"]}},
+        "C": {"provider": "fallback", "options": {"strategy": ["A"]}}}}
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    assert info.value.problems == ["$.clients.A.options: clients refer to each other in a cycle: A -> B -> A",
+                                   "$.clients.Self.options: clients refer to each other in a cycle: Self -> Self"]
