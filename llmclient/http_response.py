@@ -61,7 +61,8 @@ class StreamingResponse:
         self._sock = socket_of(getattr(raw.raw, "_connection", None))
         self._sock_timeout: object = _UNSET
         #: No length and no chunked framing: the body ends when the server closes.
-        self.close_delimited = not getattr(raw.raw, "chunked", False) and raw.raw.length_remaining is None
+        self.chunked = bool(getattr(raw.raw, "chunked", False))
+        self.close_delimited = not self.chunked and raw.raw.length_remaining is None
         self._got_bytes = False
         self._done = False
         self._closed = False
@@ -135,7 +136,8 @@ class StreamingResponse:
             self.close()
             if exchange.expired is not None:
                 raise self._timeout(exchange.expired) from RedactedCause.of(exc)
-            raise TransportError(f"{cut_reason(exc)} while reading the response from {self._where()}") \
+            raise TransportError(f"{cut_reason(exc, chunked=self.chunked)} while reading the response from "
+                                 f"{self._where()}") \
                 from RedactedCause.of(exc)
         if exchange.expired is not None:  # the watchdog shut the socket: this is not the body's end
             self.close()
@@ -185,20 +187,19 @@ class StreamingResponse:
         self.close()
 
 
-def cut_reason(exc: BaseException) -> str:
-    """What a broken read means on the wire, from the innermost cause of a requests/urllib3 error."""
+def cut_reason(exc: BaseException, *, chunked: bool = False) -> str:
+    """What a broken read means on the wire, from the exceptions behind a requests/urllib3 error."""
     chain = _chain(exc)
-    if any(isinstance(e, InvalidChunkLength) for e in chain) or any(
-            isinstance(e, http.client.IncompleteRead) and isinstance(e.__context__, ValueError) for e in chain):
+    if any(isinstance(e, (InvalidChunkLength, ValueError)) for e in chain):
         return "the connection was cut inside a chunk's size line"
     incomplete = next((e for e in chain if isinstance(e, http.client.IncompleteRead)), None)
-    if incomplete is not None:
-        expected = f", {incomplete.expected} more expected" if incomplete.expected else ""
-        return f"the connection was cut mid-body ({len(incomplete.partial)} bytes of the last part read{expected})"
+    if incomplete is not None or any(isinstance(e, ProtocolError) and "prematurely" in str(e) for e in chain):
+        if chunked:
+            return "the connection was cut inside the chunked body (mid-chunk or in a chunk's size line)"
+        expected = f", {incomplete.expected} more expected" if incomplete is not None and incomplete.expected else ""
+        return f"the connection was cut mid-body{expected}"
     if any(isinstance(e, ConnectionResetError) for e in chain):
         return "the connection was reset by the peer"
-    if any(isinstance(e, ProtocolError) and "prematurely" in str(e) for e in chain):
-        return "the connection was cut before the end of the chunked body"
     return f"the connection broke ({type(chain[-1]).__name__})"
 
 

@@ -380,14 +380,19 @@ class _OpenedStream:
         self._ended = False
 
     def read_until_content(self) -> None:
+        decoder = self.decoder
         for data in self._body:
-            chunks = self.decoder.feed(data)
+            chunks = decoder.feed(data)
+            if decoder.done:  # the whole answer came before (or with) its first content
+                self.response.finish_early()
+                self.buffered.extend(chunks)
+                break
             if chunks:
                 self.buffered.extend(chunks)
                 if any(_has_content(c) for c in chunks):
                     return
         self._ended = True
-        self.buffered.extend(self.decoder.finish())
+        self.buffered.extend(decoder.finish())
 
     def chunks(self, client: LeafClient) -> Iterator[Chunk]:
         yield from self.buffered
@@ -397,7 +402,12 @@ class _OpenedStream:
         try:
             decoder = self.decoder
             for data in self._body:
-                yield from decoder.feed(data)
+                chunks = decoder.feed(data)
+                if decoder.done:  # the protocol's end: release the connection without waiting for EOF
+                    self.response.finish_early()
+                    yield from chunks
+                    break
+                yield from chunks
             yield from decoder.finish()
         except LLMError as err:
             err.with_context(client_name=client.name, provider=client.provider)
