@@ -300,17 +300,9 @@ class AnthropicStreamDecoder(DeferredErrors):
         or any other text; None when there was nothing but events."""
         if self._seen_events or not self._plain.lines:
             return None
-        obj = self._plain.json()
-        if isinstance(obj, dict) and (obj.get("type") == "error" or obj.get("error")):
-            error = obj.get("error")
-            raise self._adapter.error_from_object(error if isinstance(error, dict) else {"message": str(error)},
-                                                  response=None, secrets=self._secrets)
-        if isinstance(obj, dict) and isinstance(obj.get("content"), list):
-            completion = self._adapter.parse_response(
-                HttpResponse(200, {}, self._plain.text().encode()), self._secrets)
-            self.model, self.response_id = completion.model, completion.response_id
-            return completion_chunks(completion)
-        raise self._plain.not_a_stream()
+        completion = self._plain.answer(self._adapter, "content")
+        self.model, self.response_id = completion.model, completion.response_id
+        return completion_chunks(completion)
 
     def _chunks(self, events: list[Any]) -> list[Chunk]:
         if self._sse.stray_lines:

@@ -293,17 +293,9 @@ class OpenAIStreamDecoder(DeferredErrors):
         the typed error of an error JSON, or "expected an event stream" for anything else."""
         if self._seen_events or not self._plain.lines:
             return None
-        obj = self._plain.json()
-        if isinstance(obj, dict) and obj.get("error"):
-            error = obj["error"]
-            raise self._adapter.error_from_object(error if isinstance(error, dict) else {"message": str(error)},
-                                                  response=None, secrets=self._secrets)
-        if isinstance(obj, dict) and isinstance(obj.get("choices"), list):
-            completion = self._adapter.parse_response(
-                HttpResponse(200, {}, self._plain.text().encode()), self._secrets)
-            self.model, self.response_id = completion.model, completion.response_id
-            return completion_chunks(completion)
-        raise self._plain.not_a_stream()
+        completion = self._plain.answer(self._adapter, "choices")
+        self.model, self.response_id = completion.model, completion.response_id
+        return completion_chunks(completion)
 
     def _chunks(self, events: list[Any]) -> list[Chunk]:
         if self._sse.stray_lines and not self._seen_events:

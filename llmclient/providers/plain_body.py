@@ -13,19 +13,30 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Mapping, Protocol
 
-from ..errors import ProviderError
-from ..models import Chunk, Completion
+from ..errors import LLMError, ProviderError
+from ..models import Chunk, Completion, HttpResponse
 from ..redaction import redact_text
 from ..stream import chunks_of
 
-__all__ = ["PlainBody", "MAX_PLAIN_BODY", "not_an_event_stream", "completion_chunks"]
+__all__ = ["PlainBody", "ReadsAnswers", "MAX_PLAIN_BODY", "not_an_event_stream", "completion_chunks"]
 
 #: The most text kept from a body that is not an event stream (8 MiB); past it the body fails.
 MAX_PLAIN_BODY = 8 * 1024 * 1024
 
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+class ReadsAnswers(Protocol):
+    """What :meth:`PlainBody.answer` needs of a provider adapter (OpenAI's and Anthropic's have it)."""
+
+    def parse_response(self, response: HttpResponse, secrets: tuple[str, ...]) -> Completion:
+        """The completion in a 2xx answer."""
+
+    def error_from_object(self, error: Mapping[str, Any], *, response: HttpResponse | None,
+                          secrets: tuple[str, ...]) -> LLMError:
+        """The typed error for the provider's error object."""
 
 
 class PlainBody:
@@ -70,6 +81,23 @@ class PlainBody:
             return json.loads(text)
         except ValueError:
             return None
+
+    def answer(self, adapter: ReadsAnswers, answer_field: str) -> Completion:
+        """The completion in a body holding the provider's non-stream answer (a JSON object whose
+        ``answer_field`` is a list), read by ``adapter``.
+
+        Raises:
+            LLMError: The typed error of an error JSON (``{"error": ...}``, Anthropic's
+                ``{"type": "error", ...}``), or "expected an event stream" for any other text.
+        """
+        obj = self.json()
+        if isinstance(obj, dict) and (obj.get("error") or obj.get("type") == "error"):
+            error = obj.get("error")
+            raise adapter.error_from_object(error if isinstance(error, dict) else {"message": str(error or "")},
+                                            response=None, secrets=self._secrets)
+        if isinstance(obj, dict) and isinstance(obj.get(answer_field), list):
+            return adapter.parse_response(HttpResponse(200, {}, self.text().encode()), self._secrets)
+        raise self.not_a_stream()
 
     def not_a_stream(self) -> ProviderError:
         """The "expected an event stream, got ..." error for this text."""
