@@ -79,7 +79,8 @@ class Registry:
 
     Args:
         config: A validated, canonical config dict.
-        max_workers: Pool size; default ``settings.max_workers`` or 32.
+        max_workers: Pool size; default ``settings.max_workers`` or 32. Connections kept per
+            host: ``settings.max_connections`` (default 100, at least three per worker).
         source: Where the config came from, for messages.
         runtime: Share an existing runtime instead of creating one.
         on_event: Event hooks (or a ``Collector``) that see every call of every client.
@@ -92,7 +93,8 @@ class Registry:
         self._config: dict[str, Any] = {**config, "clients": dict(config.get("clients") or {})}
         self.source = source
         workers = max_workers or (config.get("settings") or {}).get("max_workers") or DEFAULT_MAX_WORKERS
-        self.runtime = runtime or Runtime(max_workers=workers, on_event=on_event)
+        self.runtime = runtime or Runtime(max_workers=workers, on_event=on_event,
+                                          max_connections=(config.get("settings") or {}).get("max_connections"))
         self._policies = {name: RetryPolicy.from_config(p, name=name)
                           for name, p in (config.get("retry_policies") or {}).items()}
         self._clients: dict[str, Client] = {}

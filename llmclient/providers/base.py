@@ -235,7 +235,7 @@ class LeafClient(Client):
         def finish(acc: StreamAccumulator) -> Completion:
             completion = acc.completion(model=opened.decoder.model, provider=self.provider, client_name=self.name,
                                         request_id=opened.response.headers.get(self.adapter.request_id_header),
-                                        response_id=opened.decoder.response_id_of(opened.response.headers),
+                                        response_id=opened.response_id(),
                                         attempts=tuple(context.attempts))
             self._check_finish_reason(completion)
             if self.rate_limiter is not None:
@@ -383,7 +383,7 @@ class _OpenedStream:
         decoder = self.decoder
         for data in self._body:
             chunks = decoder.feed(data)
-            if decoder.done:  # the whole answer came before (or with) its first content
+            if getattr(decoder, "done", False):  # the whole answer came before (or with) its first content
                 self.response.finish_early()
                 self.buffered.extend(chunks)
                 break
@@ -403,7 +403,7 @@ class _OpenedStream:
             decoder = self.decoder
             for data in self._body:
                 chunks = decoder.feed(data)
-                if decoder.done:  # the protocol's end: release the connection without waiting for EOF
+                if getattr(decoder, "done", False):  # the protocol's end: release the connection now
                     self.response.finish_early()
                     yield from chunks
                     break
@@ -412,6 +412,11 @@ class _OpenedStream:
         except LLMError as err:
             err.with_context(client_name=client.name, provider=client.provider)
             raise
+
+    def response_id(self) -> str | None:
+        """The provider's id of this answer (a plug-in's decoder may not know how to find one)."""
+        find = getattr(self.decoder, "response_id_of", None)
+        return find(self.response.headers) if find is not None else None
 
     def close(self) -> None:
         self._unregister()
