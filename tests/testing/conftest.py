@@ -1,1 +1,30 @@
-"""Tests of ``llmclient.testing``: the fake server's fixture comes from the root conftest's plugin."""
+"""Tests of ``llmclient.testing``: the fake server's fixture comes from the root conftest's plugin.
+
+``raw_http(server)`` opens a bare-socket connection (:class:`raw_http.RawConnection`).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from raw_http import SOCKET_TIMEOUT, RawConnection
+
+from llmclient.testing import FakeLLMServer
+
+
+@pytest.fixture
+def raw_http() -> Iterator[Any]:
+    """``raw_http(server)`` opens a :class:`RawConnection`; all are closed after the test."""
+    opened: list[socket.socket] = []
+
+    def connect(server: FakeLLMServer) -> RawConnection:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT)
+        opened.append(sock)
+        return RawConnection(sock)
+
+    yield connect
+    for sock in opened:
+        sock.close()
