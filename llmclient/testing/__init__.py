@@ -4,9 +4,10 @@
 Gemini, Bedrock and Vertex AI; one module per format under ``llmclient.testing.formats``) and
 answers deterministically with ``"Echo: " + <last user message>``, so that tests can assert on
 replies, usage and streams without an API key or the internet. :class:`Fault` values script what should go wrong
-(429s, resets, stalls, broken streams), and every request is kept as a
-:class:`RecordedRequest`. With pytest, the ``fake_llm_server`` fixture
-(``llmclient.testing.pytest_plugin``) starts one server per test.
+(429s, resets, stalls, broken streams, and the transport faults of real networks and proxies:
+close-delimited answers, trickled headers, late FINs, connections cut inside the headers or a
+chunk), and the newest requests are kept as :class:`RecordedRequest` values. With pytest,
+the ``fake_llm_server`` fixture (``llmclient.testing.pytest_plugin``) starts one server per test.
 
 Example::
 
