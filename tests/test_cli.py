@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,6 @@ def test_validate_accepts_the_original_design_examples(capsys: pytest.CaptureFix
      "--progress-every"),
     (["batch", "--config", "c.json", "--client", "X", "--input", "i", "--output", "o", "--max-concurrency", "0"],
      "--max-concurrency"),
-    (["fake-server", "--port", "70000"], "--port"),
-    (["fake-server", "--port", "-1"], "--port"),
-    (["fake-server", "--chunk-delay", "-0.5"], "--chunk-delay"),
 ])
 def test_every_bad_number_is_one_line_naming_its_flag_and_exit_2(args: list[str], flag: str,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
@@ -91,6 +89,23 @@ def test_every_bad_number_is_one_line_naming_its_flag_and_exit_2(args: list[str]
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"argument {flag}: must be" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["fake-server", "--port", "70000"], "--port"),
+    (["fake-server", "--port", "-1"], "--port"),
+    (["fake-server", "--chunk-delay", "-0.5"], "--chunk-delay"),
+])
+def test_a_bad_number_for_a_server_exits_at_once(args: list[str], flag: str) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "llmclient.cli", *args], capture_output=True, text=True,
+                          timeout=30, env=env)  # a server that started would never return
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and f"argument {flag}: must be" in done.stderr
 
 
 def _fallback_config(tmp_path: Path) -> Path:
