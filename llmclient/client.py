@@ -10,15 +10,13 @@ the same context, so one call's attempts, deadline and cancellation span the who
 from __future__ import annotations
 
 import itertools
-import logging
-import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .errors import CancelledError, ClientClosedError, LLMError
+from .errors import CancelledError, LLMError
 from .hooks import EventHook, Hooks, as_hooks, emit
 from .models import Attempt, ChatRequest, Completion, MessagesInput, Usage, to_messages
 from .stream import Stream
@@ -27,7 +25,7 @@ if TYPE_CHECKING:
     from .cancel import CancelToken
     from .runtime import Runtime
 
-__all__ = ["Client", "CallContext", "ConfiguredClient", "CallFuture"]
+__all__ = ["Client", "CallContext", "ConfiguredClient"]
 
 
 _CALL_IDS = itertools.count(1)
@@ -189,44 +187,17 @@ class Client(ABC):
                                              completion.usage if completion is not None else Usage()))
 
     def submit(self, messages: MessagesInput, **params: Any) -> Future[Completion]:
-        """Run :meth:`complete` on the shared thread pool and return its future.
+        """Run :meth:`complete` on the shared thread pool and return its future (a
+        :class:`~llmclient.pool_calls.CallFuture`).
 
         A KeyboardInterrupt while waiting on the future (``result()``, ``exception()``)
         cancels every call the runtime's pool has in flight or queued (see
         :meth:`Runtime.interrupt <llmclient.runtime.Runtime.interrupt>`), so that Ctrl-C
         ends a script at once. Raises :class:`ClientClosedError` after :meth:`close`.
         """
-        runtime = self.runtime
-        caller = params.get("cancel")
-        if caller is None:
-            params["cancel"] = runtime.calls_token()
-            return self._submit(messages, params, _nothing)
-        params["cancel"], unlink = _linked_token(runtime.calls_token(), caller)
-        return self._submit(messages, params, unlink)
+        from .pool_calls import submit
 
-    def _submit(self, messages: MessagesInput, params: dict[str, Any], unlink: Callable[[], None]) -> CallFuture:
-        future = CallFuture(self.runtime)
-
-        def run() -> None:
-            try:
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(self.complete(messages, **params))
-                    except BaseException as exc:  # handed to whoever waits on the future
-                        future.set_exception(exc)
-            finally:
-                unlink()
-
-        try:
-            queued = self.runtime.executor.submit(run)
-        except RuntimeError:  # shut down between the closed check and submit
-            unlink()
-            raise ClientClosedError("this client was closed; create a new one") from None
-        except BaseException:
-            unlink()
-            raise
-        queued.add_done_callback(lambda done: future.cancel() if done.cancelled() else None)
-        return future
+        return submit(self, messages, params)
 
     def batch(self, inputs: Iterable[MessagesInput], *, max_workers: int | None = None,
               return_exceptions: bool = True, progress: Callable[[int, int], None] | None = None,
@@ -246,51 +217,10 @@ class Client(ABC):
                 raises, that is logged once (a warning) and it is not called again.
             **params: Passed to every call.
         """
-        items = list(inputs)
-        total = len(items)
-        window = threading.BoundedSemaphore(max_workers or self.runtime.max_workers)
-        lock = threading.Lock()
-        done = [0]
-        report = _reported_once(progress)
-        caller = params.pop("cancel", None)
-        batch_token, unlink = _linked_token(self.runtime.calls_token(), *([caller] if caller is not None else []))
+        from .pool_calls import batch
 
-        def finished(_: Future[Completion]) -> None:
-            window.release()
-            with lock:
-                done[0] += 1
-                count = done[0]
-            if report is not None:
-                report(count, total)
-
-        futures: list[CallFuture] = []
-        try:
-            for item in items:
-                window.acquire()
-                future = self._submit(item, {**params, "cancel": batch_token}, _nothing)
-                future.add_done_callback(finished)
-                futures.append(future)
-            results: list[Completion | LLMError] = []
-            for future in futures:
-                error = future.exception()
-                if error is None:
-                    results.append(future.result())
-                elif isinstance(error, LLMError):
-                    if not return_exceptions:
-                        raise error
-                    results.append(error)
-                else:
-                    raise error
-            return results
-        except BaseException as exc:
-            batch_token.cancel("the batch ended early")
-            for future in futures:
-                future.cancel()
-            if isinstance(exc, KeyboardInterrupt):
-                self.runtime.interrupt()
-            raise
-        finally:
-            unlink()
+        return batch(self, list(inputs), max_workers=max_workers, return_exceptions=return_exceptions,
+                     progress=progress, params=params)
 
     def close(self) -> None:
         """Close the connection pool and thread pool, if this client owns them.
@@ -346,70 +276,3 @@ class ConfiguredClient(Client):
 
     def open_stream(self, request: ChatRequest, context: CallContext) -> Stream:
         return self.inner.open_stream(*self._apply(request, context))
-
-
-def _reported_once(progress: Callable[[int, int], None] | None) -> Callable[[int, int], None] | None:
-    """Wrap a ``batch`` progress callback: its first exception is logged as a warning, and it
-    is not called again (rather than one traceback per finished call)."""
-    if progress is None:
-        return None
-    lock = threading.Lock()
-    broken = [False]
-
-    def report(done: int, total: int) -> None:
-        if broken[0]:
-            return
-        try:
-            progress(done, total)
-        except Exception:
-            with lock:
-                first, broken[0] = not broken[0], True
-            if first:
-                logging.getLogger(__name__).warning(
-                    "batch: the progress callback raised; it will not be called again", exc_info=True)
-
-    return report
-
-
-class CallFuture(Future[Completion]):
-    """The future :meth:`Client.submit` returns: a ``concurrent.futures.Future`` that knows
-    its runtime, so that a KeyboardInterrupt while waiting on it interrupts the runtime's calls."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__()
-        self._runtime = runtime
-
-    def result(self, timeout: float | None = None) -> Completion:
-        try:
-            return super().result(timeout)
-        except KeyboardInterrupt:
-            self._runtime.interrupt()
-            raise
-
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        try:
-            return super().exception(timeout)
-        except KeyboardInterrupt:
-            self._runtime.interrupt()
-            raise
-
-
-def _linked_token(*parents: CancelToken) -> tuple[CancelToken, Callable[[], None]]:
-    """A new token cancelled with any of ``parents``, and how to unlink it from them."""
-    from .cancel import CancelToken
-
-    child = CancelToken()
-    def relay(parent: CancelToken) -> Callable[[], None]:
-        return lambda: child.cancel(parent.reason)
-
-    unlinks = [parent.on_cancel(relay(parent)) for parent in parents]
-
-    def unlink() -> None:
-        for each in unlinks:
-            each()
-
-    return child, unlink
-
-
-def _nothing() -> None:
-    return None
