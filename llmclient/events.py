@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import LLMError
 from .hooks import EventHook, Hooks, as_hooks, emit
 from .models import Completion, Usage
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = [
     "Event",
@@ -193,6 +196,11 @@ class CallLog:
         return self.completion.usage if self.completion is not None else Usage()
 
     @property
+    def cost(self) -> Decimal | None:
+        """What the call cost in US dollars (``Completion.cost``); None when failed or unpriced."""
+        return self.completion.cost if self.completion is not None else None
+
+    @property
     def selected(self) -> AttemptLog | None:
         """The attempt whose answer the call returned."""
         return next((a for a in self.attempts if a.selected), None)
@@ -202,7 +210,8 @@ class Collector:
     """An event hook that keeps a log per call; attach it with ``on_event=collector``.
 
     Thread-safe: one collector may watch many concurrent calls. ``calls`` lists the calls
-    in the order they started; ``usage`` totals the tokens of every finished call.
+    in the order they started; ``usage`` totals the tokens of every finished call and
+    ``cost`` what they cost.
     """
 
     def __init__(self) -> None:
@@ -270,6 +279,29 @@ class Collector:
         for call in self.calls:
             total = total + call.usage
         return total
+
+    @property
+    def cost(self) -> Decimal | None:
+        """US dollars spent by every finished call, summed (``Decimal('0')`` before any).
+
+        None when some answer could not be priced (its model has no price, or its usage
+        is unknown): a partial sum is not the total. :attr:`priced_cost` is that partial
+        sum and :attr:`unpriced` counts the answers left out. Failed calls cost nothing here.
+        """
+        return self.priced_cost if not self.unpriced else None
+
+    @property
+    def priced_cost(self) -> Decimal:
+        """The summed cost of the answers that could be priced."""
+        from decimal import Decimal
+
+        costs = [call.cost for call in self.calls if call.completion is not None]
+        return sum((c for c in costs if c is not None), Decimal(0))
+
+    @property
+    def unpriced(self) -> int:
+        """Answers whose cost is unknown (left out of :attr:`priced_cost`)."""
+        return sum(1 for call in self.calls if call.completion is not None and call.cost is None)
 
     def clear(self) -> None:
         """Forget every call."""

@@ -3,17 +3,37 @@
 Everything here is a frozen dataclass (``Chunk`` aside, which is built once per streamed
 event and so is kept as light as possible). Providers translate these to and from their
 wire formats; strategies pass them through untouched. Nothing here does I/O.
+
+The message side (parts, ``Message``, ``Tool``, ``ChatRequest``, ``to_messages``) lives in
+:mod:`llmclient.messages` and is re-exported here, so ``from llmclient.models import Message``
+keeps working; this module holds what comes back (usage, attempts, completions, chunks) and
+the HTTP values.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from .errors import InvalidRequestError, LLMError
+from .errors import LLMError
+from .messages import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    MessagesInput,
+    Part,
+    TextPart,
+    Tool,
+    ToolCall,
+    to_messages,
+    to_tools,
+)
+from .rate_limit_headers import RateLimit
 from .redaction import redact_headers, redact_url
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = [
     "TextPart",
@@ -35,123 +55,6 @@ __all__ = [
     "to_tools",
     "MessagesInput",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TextPart:
-    """A piece of text inside a message."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ImagePart:
-    """An image inside a message: a URL, or base64 ``data`` with its ``media_type``.
-
-    ``detail`` is OpenAI's ``low``/``high``/``auto`` hint; other providers ignore it.
-    """
-
-    url: str | None = None
-    data: str | None = None
-    media_type: str | None = None
-    detail: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.url is None) == (self.data is None):
-            raise InvalidRequestError("an image needs exactly one of url or data")
-
-    @classmethod
-    def from_bytes(cls, raw: bytes, media_type: str, detail: str | None = None) -> ImagePart:
-        """Build an image part from raw bytes (base64-encoded here)."""
-        return cls(data=base64.b64encode(raw).decode("ascii"), media_type=media_type, detail=detail)
-
-    @property
-    def data_url(self) -> str:
-        """The image as a URL: the URL itself, or a ``data:`` URL built from the bytes."""
-        if self.url is not None:
-            return self.url
-        return f"data:{self.media_type or 'image/png'};base64,{self.data}"
-
-
-Part = Union[TextPart, ImagePart]
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """A tool (function) call the model asked for.
-
-    ``arguments`` is the parsed object; ``raw_arguments`` the JSON text as the provider
-    sent it (OpenAI sends text, which a truncated answer can leave unparseable: then
-    ``arguments`` is empty and ``raw_arguments`` keeps what arrived).
-    """
-
-    id: str
-    name: str
-    arguments: Mapping[str, Any]
-    raw_arguments: str = ""
-
-    @classmethod
-    def from_json_text(cls, id: str, name: str, text: str) -> ToolCall:
-        """Parse OpenAI-style string arguments, tolerating empty or broken JSON."""
-        try:
-            parsed = json.loads(text) if text.strip() else {}
-        except ValueError:
-            parsed = {}
-        return cls(id=id, name=name, arguments=parsed if isinstance(parsed, dict) else {"value": parsed},
-                   raw_arguments=text)
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One conversation turn.
-
-    ``content`` is a string or a tuple of parts. An assistant turn that called tools has
-    ``tool_calls``; a tool-result turn has role ``tool`` and ``tool_call_id``.
-    ``metadata`` carries provider hints such as Anthropic's ``cache_control``; it is
-    forwarded only when the client's ``allowed_role_metadata`` allows the key.
-    """
-
-    role: str
-    content: str | tuple[Part, ...] = ""
-    name: str | None = None
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        """The message's text parts joined (images left out)."""
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(p.text for p in self.content if isinstance(p, TextPart))
-
-    @property
-    def parts(self) -> tuple[Part, ...]:
-        """The content as parts, a string content becoming one text part."""
-        if isinstance(self.content, str):
-            return (TextPart(self.content),) if self.content else ()
-        return self.content
-
-
-@dataclass(frozen=True, slots=True)
-class Tool:
-    """A function the model may call: a name, a description and a JSON Schema for its input."""
-
-    name: str
-    description: str = ""
-    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
-
-
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
-    """What a caller asked for, before any provider's translation.
-
-    ``params`` holds the call's keyword arguments (temperature, max_tokens, top_p, stop,
-    tools, tool_choice, response_format, seed, and anything else, passed through).
-    """
-
-    messages: tuple[Message, ...]
-    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +102,9 @@ def _usage_tuple(u: Usage) -> tuple[int, ...]:
 class Attempt:
     """One try of one client within a call: who, how it ended, and how long it took.
 
-    ``error`` is None for the attempt that succeeded.
+    ``error`` is None for the attempt that succeeded. ``rate_limit`` is what the answer's
+    rate-limit headers said (OpenAI's ``x-ratelimit-*``, Anthropic's
+    ``anthropic-ratelimit-*``), None when it sent none or no answer arrived.
     """
 
     client_name: str
@@ -207,6 +112,7 @@ class Attempt:
     latency_s: float
     error: LLMError | None = None
     status_code: int | None = None
+    rate_limit: RateLimit | None = None
 
     @property
     def outcome(self) -> str:
@@ -245,6 +151,18 @@ class Completion:
     thinking: str | None = None
     response_id: str | None = None
     raw: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def cost(self) -> Decimal | None:
+        """What this answer cost in US dollars, from its usage and the price table; None if unknown.
+
+        None when the model has no price (see :mod:`llmclient.pricing`, where prices are
+        added or overridden) or the server reported no usage (``usage.known`` False): never
+        a guess. Computed when read, so a call whose cost nobody reads pays nothing for it.
+        """
+        from .pricing import cost_of
+
+        return cost_of(self)
 
     def with_attempts(self, attempts: Sequence[Attempt]) -> Completion:
         """A copy carrying ``attempts``."""
@@ -323,115 +241,3 @@ class HttpResponse:
     def json(self) -> Any:
         """The body parsed as JSON; raises ``ValueError`` when it is not JSON."""
         return json.loads(self.body)
-
-
-MessagesInput = Union[str, Message, Mapping[str, Any], Sequence[Union[Message, Mapping[str, Any]]]]
-
-
-def to_messages(messages: MessagesInput) -> tuple[Message, ...]:
-    """Normalise what a caller passed into messages.
-
-    Accepts a string (one user turn), a :class:`Message`, an OpenAI-style dict, or a
-    list of those. OpenAI content parts (``text``, ``image_url`` with a URL or a
-    ``data:`` URL) and tool turns (``tool_calls``, ``role: tool``) are understood.
-
-    Raises:
-        InvalidRequestError: A message has no role, an unknown part type, or no messages.
-    """
-    if isinstance(messages, str):
-        return (Message("user", messages),)
-    if isinstance(messages, Message):
-        return (messages,)
-    if isinstance(messages, Mapping):
-        return (_message_from_dict(messages, 0),)
-    if not isinstance(messages, Iterable):
-        raise InvalidRequestError(f"messages must be a string, a Message, a dict or a list of them, "
-                                  f"not {type(messages).__name__}")
-    out = tuple(m if isinstance(m, Message) else _message_from_dict(m, i) for i, m in enumerate(messages))
-    if not out:
-        raise InvalidRequestError("messages is empty: give a prompt or at least one message")
-    return out
-
-
-def _message_from_dict(d: Mapping[str, Any], index: int) -> Message:
-    if not isinstance(d, Mapping):
-        raise InvalidRequestError(f"messages[{index}] must be a Message or a dict, not {type(d).__name__}")
-    role = d.get("role")
-    if not isinstance(role, str):
-        raise InvalidRequestError(f"messages[{index}] has no 'role'")
-    content = d.get("content")
-    parts: str | tuple[Part, ...]
-    if content is None:
-        parts = ""
-    elif isinstance(content, str):
-        parts = content
-    elif isinstance(content, Sequence):
-        parts = tuple(_part_from_dict(p, index, j) for j, p in enumerate(content))
-    else:
-        raise InvalidRequestError(f"messages[{index}].content must be a string or a list of parts")
-    try:
-        calls = tuple(
-            ToolCall.from_json_text(c.get("id", ""), c["function"]["name"], c["function"].get("arguments") or "")
-            if isinstance(c.get("function"), Mapping)
-            else ToolCall(id=c.get("id", ""), name=c["name"], arguments=c.get("arguments") or {})
-            for c in d.get("tool_calls") or ()
-        )
-    except (KeyError, TypeError, AttributeError):
-        raise InvalidRequestError(f"messages[{index}].tool_calls: each call needs an id and a function "
-                                  "with a name (OpenAI form) or a name and arguments") from None
-    known = {"role", "content", "name", "tool_calls", "tool_call_id"}
-    metadata = {k: v for k, v in d.items() if k not in known}
-    return Message(role=role, content=parts, name=d.get("name"), tool_calls=calls,
-                   tool_call_id=d.get("tool_call_id"), metadata=metadata)
-
-
-def _part_from_dict(p: Any, index: int, j: int) -> Part:
-    if isinstance(p, (TextPart, ImagePart)):
-        return p
-    if isinstance(p, str):
-        return TextPart(p)
-    kind = p.get("type") if isinstance(p, Mapping) else None
-    try:
-        return _known_part(p, kind)
-    except (KeyError, TypeError, AttributeError):
-        raise InvalidRequestError(f"messages[{index}].content[{j}]: a {kind!r} part is missing a field "
-                                  "(text parts need 'text', image_url parts need 'image_url.url')") from None
-    except _UnknownPart:
-        raise InvalidRequestError(f"messages[{index}].content[{j}] has unknown part type {kind!r}") from None
-
-
-class _UnknownPart(Exception):
-    """A content part of a type llmclient does not know (turned into an InvalidRequestError)."""
-
-
-def _known_part(p: Any, kind: Any) -> Part:
-    """One content part of a known ``type``; a missing field raises KeyError/TypeError."""
-    if kind == "text":
-        return TextPart(p["text"])
-    if kind == "image_url":
-        image = p["image_url"]
-        url = image if isinstance(image, str) else image["url"]
-        detail = None if isinstance(image, str) else image.get("detail")
-        if url.startswith("data:") and ";base64," in url:
-            head, data = url[5:].split(";base64,", 1)
-            return ImagePart(data=data, media_type=head or None, detail=detail)
-        return ImagePart(url=url, detail=detail)
-    if kind == "image":
-        return ImagePart(url=p.get("url"), data=p.get("data"), media_type=p.get("media_type"), detail=p.get("detail"))
-    raise _UnknownPart
-
-
-def to_tools(tools: Iterable[Any]) -> tuple[Tool, ...]:
-    """Normalise tools given as :class:`Tool`, OpenAI ``{"type": "function", ...}`` or flat dicts."""
-    out = []
-    for t in tools:
-        if isinstance(t, Tool):
-            out.append(t)
-            continue
-        spec = t.get("function", t) if isinstance(t, Mapping) else None
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
-            raise InvalidRequestError("each tool needs a name (OpenAI form or {name, description, parameters})")
-        params = spec.get("parameters", spec.get("input_schema"))
-        out.append(Tool(name=spec["name"], description=spec.get("description", ""),
-                        parameters=params if params is not None else {"type": "object", "properties": {}}))
-    return tuple(out)

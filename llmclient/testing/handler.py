@@ -118,6 +118,7 @@ class Handler(BaseHTTPRequestHandler):
         """Answer one request; every method goes through here (unknown routes get a 404)."""
         out = Responder(self.connection, self.rfile, self.server.fake, keep_alive=not self.close_connection,
                         http10=self.request_version == "HTTP/1.0")
+        out.extra_headers = self.server.fake.rate_limit_headers_for(self.path)
         try:
             self._serve(self.server.fake, out)
         except (Aborted, OSError):

@@ -59,6 +59,8 @@ class Responder:
         self.close_connection = not keep_alive
         self.http10 = http10
         self.fault: Fault | None = None
+        #: Headers added to the answer (the server's ``rate_limit_headers``).
+        self.extra_headers: dict[str, str] = {}
 
     @property
     def _kind(self) -> str | None:
@@ -147,6 +149,7 @@ class Responder:
         """The status line and headers, with the ``connection`` header the framing calls for."""
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\nserver: FakeLLMServer\r\n"]
         lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
+        lines.extend(f"{name}: {value}\r\n" for name, value in self.extra_headers.items() if name not in headers)
         if self.close_connection:
             lines.append("connection: close\r\n")
         elif self.http10:  # HTTP/1.0 keep-alive must be confirmed, else the client waits for EOF

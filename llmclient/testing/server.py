@@ -14,7 +14,7 @@ import itertools
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from llmclient.testing.faults import Fault, FaultPlan
@@ -61,6 +61,10 @@ class FakeLLMServer:
             the connection (one request per connection, as behind some reverse proxies).
         max_logged_requests: How many requests :attr:`requests` keeps (the newest); None keeps
             them all.
+        rate_limit_headers: Headers added to every answer, errors included, such as OpenAI's
+            ``x-ratelimit-remaining-requests`` or Anthropic's ``anthropic-ratelimit-*``: a dict,
+            or a callable given the request path (``/v1/chat/completions``) returning one. The
+            attribute of the same name may be changed between requests.
         host: Interface to listen on.
         port: Port to listen on; 0 picks a free one.
     """
@@ -74,6 +78,7 @@ class FakeLLMServer:
         stream_content_length: bool = False,
         close_delimited: bool = False,
         max_logged_requests: int | None = DEFAULT_MAX_LOGGED_REQUESTS,
+        rate_limit_headers: Mapping[str, str] | Callable[[str], Mapping[str, str]] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -86,6 +91,7 @@ class FakeLLMServer:
         self.stream_chunks = stream_chunks
         self.stream_content_length = stream_content_length
         self.close_delimited = bool(close_delimited)
+        self.rate_limit_headers = rate_limit_headers
         self.requests = RequestLog(maxlen=max_logged_requests)
         #: Per-server state of formats that keep some (e.g. trusted keys and issued OAuth tokens).
         self.state: dict[str, Any] = {}
@@ -98,6 +104,12 @@ class FakeLLMServer:
         self._closed = threading.Event()
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def rate_limit_headers_for(self, path: str) -> dict[str, str]:
+        """The ``rate_limit_headers`` to add to the answer to a request for ``path`` (lower-cased names)."""
+        given = self.rate_limit_headers
+        found = given(path) if callable(given) else given
+        return {str(k).lower(): str(v) for k, v in (found or {}).items()}
 
     def __repr__(self) -> str:
         where = self.url if self._httpd is not None else "not started"
