@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
+from . import hooks as _hook_registry
 from .errors import CancelledError, LLMError
 from .hooks import EventHook, Hooks, as_hooks, emit
 from .models import Attempt, ChatRequest, Completion, MessagesInput, Usage, to_messages
@@ -171,7 +172,7 @@ class Client(ABC):
 
     def _new_context(self, params: dict[str, Any]) -> CallContext:
         cancel = params.pop("cancel", None)
-        hooks = self.runtime.hooks + as_hooks(params.pop("on_event", None))
+        hooks = self.runtime.hooks + _hook_registry.PROCESS_HOOKS + as_hooks(params.pop("on_event", None))
         if cancel is not None:
             cancel.raise_if_cancelled()
         return CallContext(cancel=cancel, hooks=hooks, call_id=next(_CALL_IDS))

@@ -7,17 +7,39 @@ never imports, builds or pays for an event.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING, Callable, Iterable, Union
 
 if TYPE_CHECKING:
     from .events import Event
 
-__all__ = ["EventHook", "Hooks", "as_hooks", "emit"]
+__all__ = ["EventHook", "Hooks", "as_hooks", "emit", "add_process_hook", "remove_process_hook"]
 
 log = logging.getLogger("llmclient.events")
 
 EventHook = Callable[["Event"], None]
 Hooks = Union[EventHook, Iterable[EventHook], None]
+
+
+#: Hooks that see every call of every client in this process (``llmclient.otel.instrument``);
+#: read once per call, so an empty tuple costs a call nothing.
+PROCESS_HOOKS: tuple[EventHook, ...] = ()
+_process_lock = threading.Lock()
+
+
+def add_process_hook(hook: EventHook) -> None:
+    """Make ``hook`` see every call of every client from now on (once, however often added)."""
+    global PROCESS_HOOKS
+    with _process_lock:
+        if hook not in PROCESS_HOOKS:
+            PROCESS_HOOKS = PROCESS_HOOKS + (hook,)
+
+
+def remove_process_hook(hook: EventHook) -> None:
+    """Stop ``hook`` seeing new calls (calls already started keep it)."""
+    global PROCESS_HOOKS
+    with _process_lock:
+        PROCESS_HOOKS = tuple(h for h in PROCESS_HOOKS if h is not hook)
 
 
 def as_hooks(hooks: Hooks) -> tuple[EventHook, ...]:
