@@ -1,33 +1,56 @@
-"""The built-in providers' builders, registered with the registry when it first needs one.
+"""Builders made from the provider table's rows: a row's dotted paths imported when first built.
 
-Kept apart from ``registry.py`` so that the registry does not import every provider
-module, and so that a plug-in provider is registered exactly like these.
+Kept apart from ``registry.py`` so that the registry imports no provider or strategy module:
+a row names its client class (or, for a composite, its builder in ``strategies/``) by dotted
+path, and only the module of a provider that a config actually builds is imported, the first
+time one of its clients is built. A plug-in row (:func:`llmclient.register_provider`) is built
+exactly like a built-in one.
 """
 
 from __future__ import annotations
 
+import importlib
 from functools import partial
+from typing import Any, Callable
 
-from ..providers.anthropic import AnthropicClient
-from ..providers.azure import AzureOpenAIClient
-from ..providers.bedrock import BedrockClient
-from ..providers.google import GoogleAIClient
-from ..providers.openai import OpenAIClient, OpenAIGenericClient
-from ..providers.vertex import VertexAIClient
-from ..strategies.fallback import build_fallback
-from ..strategies.round_robin import build_round_robin
-from .registry import leaf_builder, register_builder
+from ..errors import ConfigError
+from ..providers.table import ProviderSpec
 
-__all__: list[str] = []
+__all__ = ["builder_of", "resolve"]
 
 
-register_builder("openai", leaf_builder(OpenAIClient))
-register_builder("azure-openai", leaf_builder(AzureOpenAIClient))
-register_builder("anthropic", leaf_builder(AnthropicClient))
-register_builder("google-ai", leaf_builder(GoogleAIClient))
-register_builder("aws-bedrock", leaf_builder(BedrockClient))
-register_builder("vertex-ai", leaf_builder(VertexAIClient))
-for _provider in ("openai-generic", "ollama", "openrouter"):
-    register_builder(_provider, leaf_builder(partial(OpenAIGenericClient, provider=_provider)))
-register_builder("fallback", build_fallback)
-register_builder("round-robin", build_round_robin)
+def resolve(target: Any) -> Any:
+    """The object a dotted path ``"package.module:Name"`` names; anything else is returned as it is.
+
+    Raises:
+        ConfigError: The path is malformed, or its module or name cannot be imported.
+    """
+    if not isinstance(target, str):
+        return target
+    module, colon, attribute = target.partition(":")
+    if not colon or not module or not attribute:
+        raise ConfigError(f"{target!r} is not a dotted path of the form 'package.module:Name'")
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import {target!r}: {type(exc).__name__}: {exc}") from None
+
+
+def builder_of(spec: ProviderSpec, leaf_builder: Callable[[Callable[..., Any]], Any]) -> Any:
+    """The builder for ``spec``'s clients: its own builder, or ``leaf_builder`` over its client class.
+
+    The client class is called with the row's fixed ``kwargs`` first (``provider="ollama"``),
+    then the client's name, runtime, retry policy, auth and options.
+
+    Raises:
+        ConfigError: The row names neither a builder nor a client class (``baml-strategy``,
+            which canonicalisation turns into ``fallback`` or ``round-robin``; or a name
+            given only a schema with ``register_schema``).
+    """
+    if spec.builder is not None:
+        return resolve(spec.builder)
+    if spec.client is None:
+        raise ConfigError(f"provider {spec.name!r} has no client class to build: "
+                          "register one with llmclient.register_provider()")
+    client_class = resolve(spec.client)
+    return leaf_builder(partial(client_class, **spec.kwargs) if spec.kwargs else client_class)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..providers.table import PROVIDERS, canonical_name, is_composite
 from ..secrets import EnvRef
 
 __all__ = [
@@ -34,31 +35,15 @@ __all__ = [
     "plain",
 ]
 
-#: Built-in provider names, in the order documentation lists them.
-CANONICAL_PROVIDERS: tuple[str, ...] = (
-    "openai",
-    "azure-openai",
-    "openai-generic",
-    "ollama",
-    "openrouter",
-    "anthropic",
-    "google-ai",
-    "vertex-ai",
-    "aws-bedrock",
-    "fallback",
-    "round-robin",
-    "baml-strategy",
-)
+#: Built-in provider names, in the order documentation lists them (from the provider table).
+CANONICAL_PROVIDERS: tuple[str, ...] = tuple(spec.name for spec in PROVIDERS)
 
-#: Accepted alternative spellings (BAML's) and the canonical name each stands for.
-PROVIDER_ALIASES: Mapping[str, str] = {
-    "openai/azure": "azure-openai",
-    "baml-fallback": "fallback",
-    "baml-round-robin": "round-robin",
-}
+#: Built-in alternative spellings (BAML's) and the canonical name each stands for (from the
+#: provider table; plug-in aliases are read from the table by :func:`canonical_provider_name`).
+PROVIDER_ALIASES: Mapping[str, str] = {alias: spec.name for spec in PROVIDERS for alias in spec.aliases}
 
-#: Providers whose clients are built from other clients rather than talking HTTP.
-COMPOSITE_PROVIDERS: frozenset[str] = frozenset({"fallback", "round-robin", "baml-strategy"})
+#: Built-in providers whose clients are built from other clients rather than talking HTTP.
+COMPOSITE_PROVIDERS: frozenset[str] = frozenset(spec.name for spec in PROVIDERS if spec.composite)
 
 #: Settings used where a config says nothing.
 DEFAULT_SETTINGS: Mapping[str, Any] = {"max_workers": 32}
@@ -74,10 +59,11 @@ _BAML_STRATEGY_WORDS: Mapping[str, str] = {"fallback": "fallback", "round_robin"
 def canonical_provider_name(provider: str) -> str:
     """Return the canonical name for ``provider`` (``"openai/azure"`` -> ``"azure-openai"``).
 
-    Unknown names (plug-ins) are returned unchanged. ``baml-strategy`` stays as it is here,
-    because which composite it becomes depends on its options (see :func:`canonicalize`).
+    Aliases come from the provider table (a plug-in's included); unknown names are returned
+    unchanged. ``baml-strategy`` stays as it is here, because which composite it becomes
+    depends on its options (see :func:`canonicalize`).
     """
-    return PROVIDER_ALIASES.get(provider, provider)
+    return canonical_name(provider)
 
 
 def plain(value: Any) -> Any:
@@ -125,8 +111,8 @@ def _canonical_client(client: dict[str, Any]) -> dict[str, Any]:
     if provider == "baml-strategy":
         provider = _BAML_STRATEGY_WORDS[options["strategy"]]
         options = {key: value for key, value in options.items() if key != "strategy"}
-    if provider in ("fallback", "round-robin"):
-        options = _canonical_members(options, keep_weights=provider == "round-robin")
+    if is_composite(provider):
+        options = _canonical_members(options, keep_weights=provider != "fallback")
     elif provider == "aws-bedrock":
         options = _canonical_bedrock(options)
     result: dict[str, Any] = {"provider": provider, "options": options}
@@ -138,8 +124,9 @@ def _canonical_client(client: dict[str, Any]) -> dict[str, Any]:
 def _canonical_members(options: dict[str, Any], *, keep_weights: bool) -> dict[str, Any]:
     """Turn ``providers: [{client, weight}]`` into ``strategy: [names]`` (+ ``weights``).
 
-    A fallback ignores weights; a round-robin keeps them, defaulting each to 1, but only
-    when at least one was given (an unweighted round-robin has no ``weights`` key).
+    A fallback ignores weights; a round-robin (or a plug-in composite) keeps them, defaulting
+    each to 1, but only when at least one was given (an unweighted round-robin has no
+    ``weights`` key).
     """
     if "providers" not in options:
         return options

@@ -4,7 +4,8 @@ A fallback or round-robin names its members (``strategy: [names]`` or ``provider
 [{client}]``); members that are composites themselves may lead back to where they started.
 Each cycle becomes one problem at the options of its first client (in config order), with the
 cycle spelt out, so that :func:`~llmclient.config.schema.validate_config` reports it together
-with every other problem of the config. Members that name no client are not followed (they
+with every other problem of the config; :func:`check_cycles` raises the first one, for the
+registry, whose clients can change at runtime. Members that name no client are not followed (they
 are warnings, see :func:`~llmclient.config.schema.reference_warnings`).
 """
 
@@ -13,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .canonical import COMPOSITE_PROVIDERS, canonical_provider_name
+from ..errors import ConfigError
+from ..providers.table import is_composite
 
-__all__ = ["cycle_problems"]
+__all__ = ["check_cycles", "cycle_problems"]
 
 JsonPath = tuple[str | int, ...]
 Problem = tuple[JsonPath, str]
@@ -28,7 +30,7 @@ def cycle_problems(clients: dict[str, Any]) -> Iterator[Problem]:
         if not isinstance(client, dict) or not isinstance(client.get("options"), dict):
             return []
         provider = client.get("provider")
-        if not isinstance(provider, str) or canonical_provider_name(provider) not in COMPOSITE_PROVIDERS:
+        if not isinstance(provider, str) or not is_composite(provider):
             return []
         strategy, providers = client["options"].get("strategy"), client["options"].get("providers")
         found = list(strategy) if isinstance(strategy, list) else []
@@ -55,3 +57,13 @@ def cycle_problems(clients: dict[str, Any]) -> Iterator[Problem]:
 
     for name in clients:
         yield from visit(name, [])
+
+
+def check_cycles(clients: dict[str, Any], source: str) -> None:
+    """Raise a ConfigError naming the first reference cycle among ``clients``, if there is one.
+
+    For configs that change after validation (:meth:`llmclient.Registry.add`) or that were
+    never validated (a canonical dict given to :class:`llmclient.Registry` directly).
+    """
+    for _path, message in cycle_problems(clients):
+        raise ConfigError(f"{source}: {message}")

@@ -10,20 +10,33 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..auth.base import AuthProvider
 from ..client import Client
 from ..errors import ConfigError
+from ..providers.table import (
+    ProviderSpec,
+    add_provider,
+    canonical_name,
+    is_builtin,
+    is_composite,
+    provider_spec,
+    unknown_provider_message,
+)
 from ..retry import RetryPolicy
 from ..runtime import DEFAULT_MAX_WORKERS, Runtime
+from .cycles import check_cycles
 
 __all__ = ["Registry", "ClientBuilder", "builder_for", "leaf_builder", "register_builder", "register_provider"]
 
 #: builder(name, options, runtime=..., retry_policy=..., registry=...) -> Client
 ClientBuilder = Callable[..., Client]
 
+#: Builders given with :func:`register_builder`, by canonical name; they win over the table's.
 _BUILDERS: dict[str, ClientBuilder] = {}
+#: Builders made from table rows, by canonical name, with the row each was made from.
+_FROM_ROWS: dict[str, tuple[ProviderSpec, ClientBuilder]] = {}
 
 #: How many ``provider/model`` shorthand clients a registry keeps built (least recently used
 #: ones are dropped beyond it and rebuilt when asked for again; they share the registry's pools,
@@ -32,8 +45,14 @@ SHORTHAND_CACHE_SIZE = 256
 
 
 def register_builder(provider: str, builder: ClientBuilder) -> None:
-    """Make ``provider`` buildable from configs (used for built-in and plug-in providers)."""
-    _BUILDERS[provider] = builder
+    """Build ``provider``'s clients with ``builder`` instead of its row's client class.
+
+    For a provider the table has no row for, a row is added whose options are any object;
+    prefer :func:`register_provider`, which also gives the schema and aliases.
+    """
+    if provider_spec(provider) is None:
+        add_provider(ProviderSpec(provider, builder=builder))
+    _BUILDERS[canonical_name(provider)] = builder
 
 
 def leaf_builder(client_class: Callable[..., Client]) -> ClientBuilder:
@@ -46,32 +65,65 @@ def leaf_builder(client_class: Callable[..., Client]) -> ClientBuilder:
     return build
 
 
-def register_provider(name: str, client_class: Callable[..., Client],
-                      schema: Mapping[str, Any] | None = None) -> None:
+def register_provider(name: str, client_class: Callable[..., Client] | str,
+                      schema: Mapping[str, Any] | None = None, *, aliases: Sequence[str] = (),
+                      key_env: Sequence[str] = (), title: str = "") -> None:
     """Make provider ``name`` usable in every config front end (dict, .json, .baml).
 
+    Adds a row to the provider table (:mod:`llmclient.providers.table`), so that a plug-in is
+    a provider like the built-in ones: its aliases are accepted, its options are validated by
+    its schema, it is suggested for a misspelt name, and ``provider/model`` shorthand works.
+    Registering a name again replaces its row.
+
     Args:
-        name: The provider name configs will use (not a built-in one).
-        client_class: Called as ``client_class(name=, runtime=, retry_policy=, **options)``;
-            typically a :class:`~llmclient.providers.base.LeafClient` subclass that reads
-            its options with :class:`~llmclient.providers.options.OptionReader`.
+        name: The provider name configs will use (not a built-in name or alias).
+        client_class: Called as ``client_class(name=, runtime=, retry_policy=, [auth=,]
+            **options)``; typically a :class:`~llmclient.providers.base.LeafClient` subclass
+            that reads its options with :class:`~llmclient.providers.options.OptionReader`.
+            A dotted path (``"package.module:Class"``) is imported when the first client is built.
         schema: A JSON Schema (2020-12) for its options; it may use the shared
             ``"common.json#/$defs/..."`` definitions. Default: any object.
-    """
-    from .schema import register_schema
+        aliases: Other spellings configs may use for it.
+        key_env: The environment variables its credentials come from by default (for
+            documentation and tools; the client class reads them).
+        title: What it talks to, in a few words.
 
-    register_schema(name, schema if schema is not None else {"type": "object"})
-    register_builder(name, leaf_builder(client_class))
+    Raises:
+        ValueError: ``name`` or an alias is a built-in provider's, or an alias is already
+            another provider's name or alias.
+        ConfigError: ``schema`` is not a valid JSON Schema.
+    """
+    from .schema_files import prepare_schema
+
+    for word in aliases:
+        if is_builtin(word):
+            raise ValueError(f"{word!r} is a built-in provider; register plug-ins under new names")
+    contents = prepare_schema(name, schema if schema is not None else {"type": "object"})
+    add_provider(ProviderSpec(name, client_class, aliases=tuple(aliases), schema=contents, key_env=tuple(key_env),
+                              title=title))
+    _BUILDERS.pop(name, None)
 
 
 def builder_for(provider: str) -> ClientBuilder:
-    """The builder for a canonical provider name."""
-    from . import builtin  # noqa: F401  (registers the built-in providers once, on first use)
+    """The builder for a provider (any spelling): its row's client class, or a registered builder.
 
-    try:
-        return _BUILDERS[provider]
-    except KeyError:
-        raise ConfigError(f"unknown provider {provider!r}; known: {', '.join(sorted(_BUILDERS))}") from None
+    Raises:
+        ConfigError: The table has no row for it (the message suggests a close name), or its
+            row names nothing to build.
+    """
+    name = canonical_name(provider)
+    found = _BUILDERS.get(name)
+    if found is not None:
+        return found
+    spec = provider_spec(name)
+    if spec is None:
+        raise ConfigError(unknown_provider_message(provider))
+    made = _FROM_ROWS.get(name)
+    if made is None or made[0] is not spec:
+        from .builtin import builder_of
+
+        made = _FROM_ROWS[name] = (spec, builder_of(spec, leaf_builder))
+    return made[1]
 
 
 class Registry:
@@ -103,7 +155,7 @@ class Registry:
         self._lock = threading.RLock()
         self._primary: str | None = None
         self._auth: dict[str, AuthProvider] = dict(auth or {})
-        _check_cycles(self._config.get("clients") or {}, self.source)
+        check_cycles(self._config.get("clients") or {}, self.source)
 
     def names(self) -> list[str]:
         """The configured client names, in config order (clients added at runtime last)."""
@@ -132,7 +184,7 @@ class Registry:
         canonical = canonicalize({"clients": {name: spec}, "retry_policies": policies})["clients"][name]
         with self._lock:
             clients = {**self._config["clients"], name: canonical}
-            _check_cycles(clients, self.source)
+            check_cycles(clients, self.source)
             self._config["clients"] = clients
             self._clients.clear()
             self._shorthand_clients.clear()
@@ -158,12 +210,10 @@ class Registry:
         provider, slash, model = name.partition("/")
         if not slash or not model:
             return None
-        from .canonical import canonical_provider_name
-        from .schema import provider_schema_name
-
-        if provider_schema_name(provider) is None:
+        row = provider_spec(provider)
+        if row is None or row.composite:
             return None
-        return {"provider": canonical_provider_name(provider), "options": {"model": model}}
+        return {"provider": row.name, "options": {"model": model}}
 
     def retry_policy(self, name: str) -> RetryPolicy:
         """The retry policy called ``name``."""
@@ -200,7 +250,7 @@ class Registry:
                 policy_name = spec.get("retry_policy")
                 extra: dict[str, Any] = {}
                 if name in self._auth:
-                    if spec["provider"] in ("fallback", "round-robin"):
+                    if is_composite(spec["provider"]):
                         raise ConfigError(f"{self.source}: auth is given for {name!r}, a {spec['provider']} client: "
                                           "give it for its members instead")
                     extra["auth"] = self._auth[name]
@@ -234,25 +284,3 @@ class Registry:
     def __repr__(self) -> str:
         return f"<Registry {self.source!r} clients={self.names()!r}>"
 
-
-def _check_cycles(clients: Mapping[str, Any], source: str) -> None:
-    """Raise a ConfigError naming the first cycle among composite clients' members."""
-    def members(name: str) -> list[str]:
-        options = (clients.get(name) or {}).get("options") or {}
-        strategy = options.get("strategy")
-        return [m for m in strategy if isinstance(m, str)] if isinstance(strategy, list) else []
-
-    done: set[str] = set()
-
-    def visit(name: str, path: list[str]) -> None:
-        if name in path:
-            cycle = " -> ".join(path[path.index(name):] + [name])
-            raise ConfigError(f"{source}: clients refer to each other in a cycle: {cycle}")
-        if name in done:
-            return
-        for member in members(name):
-            visit(member, path + [name])
-        done.add(name)
-
-    for client_name in clients:
-        visit(client_name, [])

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from seed_configs import seed_config
 
 from llmclient import errors
-from llmclient.config import schema
+from llmclient.config import schema_files
 from llmclient.config.schema import (
     format_path,
     known_providers,
@@ -25,6 +25,7 @@ from llmclient.config.schema import (
     validate_config,
 )
 from llmclient.errors import ConfigError
+from llmclient.providers import table
 from llmclient.secrets import env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,8 +84,8 @@ def test_schema_text_reads_from_installed_package_when_importable(monkeypatch: p
         seen.append(package)
         return ROOT / "schemas"
 
-    monkeypatch.setattr(schema.resources, "files", files)
-    assert json.loads(schema._schema_text("config.json"))["title"] == "llmclient config"
+    monkeypatch.setattr(schema_files.resources, "files", files)
+    assert json.loads(schema_files._schema_text("config.json"))["title"] == "llmclient config"
     assert seen == ["llmclient.schemas"]
 
 
@@ -92,14 +93,14 @@ def test_schema_text_falls_back_to_source_tree(monkeypatch: pytest.MonkeyPatch) 
     def files(package: str) -> Path:
         raise ModuleNotFoundError(package)
 
-    monkeypatch.setattr(schema.resources, "files", files)
+    monkeypatch.setattr(schema_files.resources, "files", files)
     # This repository's own schemas/, wherever the package under test is installed.
-    monkeypatch.setattr(schema, "_SOURCE_TREE_SCHEMAS", Path(__file__).resolve().parents[2] / "schemas")
-    assert json.loads(schema._schema_text("common.json"))["$defs"]["env_ref"]["required"] == ["env"]
+    monkeypatch.setattr(schema_files, "_SOURCE_TREE_SCHEMAS", Path(__file__).resolve().parents[2] / "schemas")
+    assert json.loads(schema_files._schema_text("common.json"))["$defs"]["env_ref"]["required"] == ["env"]
 
 
 def test_validators_are_compiled_once() -> None:
-    assert schema._validator("builtin", "aws-bedrock") is schema._validator("builtin", "aws-bedrock")
+    assert schema_files.builtin_validator("aws-bedrock") is schema_files.builtin_validator("aws-bedrock")
 
 
 # -- valid configs ------------------------------------------------------------------------------
@@ -502,6 +503,8 @@ def test_secret_messages_still_say_what_is_wrong() -> None:
         ("google-ai", "google-ai"), ("vertex-ai", "vertex-ai"), ("aws-bedrock", "aws-bedrock"),
         ("fallback", "fallback"), ("baml-fallback", "fallback"), ("round-robin", "round-robin"),
         ("baml-round-robin", "round-robin"), ("baml-strategy", "baml-strategy"), ("mistral", None),
+        ("baml-openai-chat", "openai"), ("baml-azure-chat", "azure-openai"), ("baml-anthropic-chat", "anthropic"),
+        ("baml-ollama-chat", "openai"), ("openai-responses", None),
     ],
 )
 def test_provider_schema_name(provider: str, expected: str | None) -> None:
@@ -512,14 +515,16 @@ def test_known_providers_lists_canonical_names_then_aliases() -> None:
     assert known_providers() == [
         "openai", "azure-openai", "openai-generic", "ollama", "openrouter", "anthropic", "google-ai",
         "vertex-ai", "aws-bedrock", "fallback", "round-robin", "baml-strategy",
-        "openai/azure", "baml-fallback", "baml-round-robin",
+        "baml-openai-chat", "openai/azure", "baml-azure-chat", "baml-ollama-chat", "baml-anthropic-chat",
+        "baml-fallback", "baml-round-robin",
     ]
 
 
 @pytest.fixture
 def clean_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schema, "_registered", {})
-    monkeypatch.setattr(schema, "_validators", {})
+    """Rows added by a test are gone after it (the provider table is process-wide)."""
+    monkeypatch.setattr(table, "_rows", dict(table._rows))
+    monkeypatch.setattr(table, "_aliases", dict(table._aliases))
 
 
 @pytest.mark.usefixtures("clean_registry")
