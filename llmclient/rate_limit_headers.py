@@ -27,7 +27,7 @@ __all__ = ["RateLimit", "parse_rate_limit", "parse_duration", "note", "take"]
 log = logging.getLogger(__name__)
 
 _DURATION_TOKEN = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,8 @@ def parse_duration(text: str) -> float | None:
     for match in _DURATION_TOKEN.finditer(text):
         if match.start() != end:
             break
-        total += float(match.group(1)) * _UNIT_S[match.group(2)]
+        value, unit = float(match.group(1)), match.group(2)
+        total += value / 1000.0 if unit == "ms" else value * _UNIT_S[unit]
         end = match.end()
     if end != len(text):
         log.debug("rate-limit reset %r is not a duration; ignored", text)
