@@ -156,6 +156,11 @@ class Registry:
         self._primary: str | None = None
         self._auth: dict[str, AuthProvider] = dict(auth or {})
         check_cycles(self._config.get("clients") or {}, self.source)
+        prices = (config.get("settings") or {}).get("prices")
+        if prices:  # added to the process's price table (llmclient.pricing), read by Completion.cost
+            from ..pricing import set_prices
+
+            set_prices(prices, where=f"{source}: settings.prices")
 
     def names(self) -> list[str]:
         """The configured client names, in config order (clients added at runtime last)."""
