@@ -15,9 +15,12 @@ import logging
 import math
 import sys
 import threading
-from typing import Callable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
 
 from .errors import ConfigError, LLMError
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 __all__ = ["main"]
 
@@ -42,6 +45,19 @@ def _number(text: str, kind: Callable[[str], float], rule: str, ok: Callable[[fl
 def _count(text: str) -> int:
     """An integer >= 1 (workers, tokens, concurrency)."""
     return int(_number(text, int, "an integer >= 1", lambda v: v >= 1))
+
+
+def _dollars(text: str) -> Decimal:
+    """A ``--max-cost`` value: US dollars > 0, kept exact."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text.strip().lstrip("$"))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"expected US dollars such as 2.50, got {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 US dollars, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> float:
@@ -96,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--workers", type=_count, default=32, help="calls in flight (default 32)")
     batch.add_argument("--requests-per-minute", type=_positive, default=None)
     batch.add_argument("--tokens-per-minute", type=_positive, default=None)
+    batch.add_argument("--max-cost", metavar="USD", type=_dollars, default=None,
+                       help="take no new line once the output's answers cost this many US dollars "
+                            "(a resumed run counts what the output already spent)")
     batch.add_argument("--progress-every", type=_positive, default=10.0, help="seconds between progress log lines")
     batch.add_argument("--dask", metavar="SCHEDULER_ADDRESS", default=None, help="run on this Dask cluster")
     batch.add_argument("--max-concurrency", type=_count, default=None,
@@ -187,6 +206,9 @@ def _batch(args: argparse.Namespace) -> int:
     if args.dask:
         from .batch import run_dask
 
+        if args.max_cost is not None:
+            raise ConfigError("batch: --max-cost is not supported with --dask yet; run without --dask")
+
         summary = run_dask(args.config, args.input, args.output, client=args.dask, client_name=args.client,
                            max_concurrency=args.max_concurrency, requests_per_minute=args.requests_per_minute,
                            tokens_per_minute=args.tokens_per_minute, progress_every=args.progress_every,
@@ -197,7 +219,7 @@ def _batch(args: argparse.Namespace) -> int:
         summary = run(args.config, client=args.client, input=args.input, output=args.output, workers=args.workers,
                       requests_per_minute=args.requests_per_minute, tokens_per_minute=args.tokens_per_minute,
                       progress_every=args.progress_every, retry_failed=args.retry_failed,
-                      output_format=args.output_format)
+                      output_format=args.output_format, max_cost=args.max_cost)
     sys.stdout.write(summary.format() + "\n")
     if summary.interrupted or not summary.complete:
         return 130

@@ -30,8 +30,10 @@ ANTHROPIC_TRACE = {
     "anthropic-ratelimit-requests-reset": "2025-08-21T12:40:59Z",
     "anthropic-ratelimit-tokens-limit": "96000", "anthropic-ratelimit-tokens-remaining": "96000",
     "anthropic-ratelimit-tokens-reset": "2025-08-21T12:40:59Z",
-    "anthropic-ratelimit-input-tokens-remaining": "80000", "anthropic-ratelimit-input-tokens-reset": "2025-08-21T12:40:59Z",
-    "anthropic-ratelimit-output-tokens-remaining": "0", "anthropic-ratelimit-output-tokens-reset": "2025-08-21T12:41:00Z",
+    "anthropic-ratelimit-input-tokens-remaining": "80000",
+    "anthropic-ratelimit-input-tokens-reset": "2025-08-21T12:40:59Z",
+    "anthropic-ratelimit-output-tokens-remaining": "0",
+    "anthropic-ratelimit-output-tokens-reset": "2025-08-21T12:41:00Z",
 }
 
 

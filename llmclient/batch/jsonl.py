@@ -20,11 +20,12 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Union
 
 from ..errors import ConfigError
-from .records import RecordKey, input_error_record, record_state
+from .records import RecordKey, input_error_record, record_cost, record_state
 
 __all__ = ["InputLine", "InputScan", "DuplicateIdError", "OutputFile", "LineId", "PathLike", "read_input",
            "scan_input", "read_done", "prepare_output", "DoneSet", "input_error_record", "estimate_tokens", "dumps"]
@@ -225,6 +226,8 @@ class DoneSet:
     failures: set[RecordKey] = field(default_factory=set)
     #: Whether some line has more than one record (the newest counts).
     repeated: bool = False
+    #: US dollars the success records say their calls cost (what a resumed ``max_cost`` counts).
+    spent: Decimal = field(default_factory=lambda: Decimal(0))
 
     @staticmethod
     def key(item: InputLine) -> RecordKey:
@@ -280,14 +283,17 @@ def read_done(path: PathLike, *, repair: bool = True) -> DoneSet:
     with open(path, "rb") as handle:
         for raw in handle:
             offset += len(raw)
-            state = None
+            state, record = None, None
             if raw.endswith(b"\n"):
                 try:
-                    state = record_state(json.loads(raw))
+                    record = json.loads(raw)
+                    state = record_state(record)
                 except ValueError:
                     state = None
             if state is not None:
                 done.add(*state)
+                if state[1]:
+                    done.spent += record_cost(record) or 0
                 bad_lines, pending_bad = bad_lines + pending_bad, 0
                 good_end = offset
             elif raw.strip():

@@ -15,6 +15,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Callable
 
 __all__ = ["BatchSummary", "Tally", "Progress", "LineResult"]
@@ -35,6 +36,7 @@ class LineResult:
         client_name: The client that answered (or failed last).
         usage: ``(input_tokens, output_tokens, total_tokens)`` of a success.
         cancelled: The call was cut short by a second Ctrl-C: not written, redone next run.
+        cost: US dollars the success cost (``Completion.cost``); None when it could not be priced.
     """
 
     id: Any
@@ -45,6 +47,7 @@ class LineResult:
     client_name: str | None = None
     usage: tuple[int, int, int] = (0, 0, 0)
     cancelled: bool = False
+    cost: Decimal | None = None
 
 
 @dataclass
@@ -68,6 +71,11 @@ class BatchSummary:
         wall_s: Seconds from start to end of the run.
         interrupted: None, ``"stopped"`` (one Ctrl-C: in-flight calls finished) or ``"cancelled"``
             (two: in-flight calls were cut short and will be redone).
+        cost: US dollars this run's answers cost (those that could be priced).
+        unpriced: This run's answers whose cost is unknown (their model has no price).
+        spent_before: US dollars the output's records already said they cost when the run began.
+        max_cost: The run's spending limit (``max_cost``), or None.
+        stopped_for_cost: The run stopped taking lines because ``max_cost`` was spent.
     """
 
     input: str
@@ -84,6 +92,16 @@ class BatchSummary:
     tokens_by_client: dict[str, dict[str, int]] = field(default_factory=dict)
     wall_s: float = 0.0
     interrupted: str | None = None
+    cost: Decimal = field(default_factory=lambda: Decimal(0))
+    unpriced: int = 0
+    spent_before: Decimal = field(default_factory=lambda: Decimal(0))
+    max_cost: Decimal | None = None
+    stopped_for_cost: bool = False
+
+    @property
+    def total_cost(self) -> Decimal:
+        """US dollars the output's records now say were spent: before this run and in it."""
+        return self.spent_before + self.cost
 
     @property
     def calls(self) -> int:
@@ -128,7 +146,11 @@ class BatchSummary:
                 "failures": self.failures, "errors_by_class": dict(self.errors_by_class),
                 "tokens_by_client": {k: dict(v) for k, v in self.tokens_by_client.items()},
                 "wall_s": round(self.wall_s, 3), "calls_per_s": round(self.calls_per_s, 2),
-                "interrupted": self.interrupted, "complete": self.complete, "all_ok": self.all_ok}
+                "interrupted": self.interrupted, "complete": self.complete, "all_ok": self.all_ok,
+                "cost": str(self.cost), "unpriced": self.unpriced, "spent_before": str(self.spent_before),
+                "total_cost": str(self.total_cost),
+                "max_cost": None if self.max_cost is None else str(self.max_cost),
+                "stopped_for_cost": self.stopped_for_cost}
 
     def format(self) -> str:
         """A few human-readable lines."""
@@ -146,6 +168,15 @@ class BatchSummary:
         for name, usage in sorted(self.tokens_by_client.items()):
             lines.append(f"  tokens {name}: input {usage['input_tokens']}, output {usage['output_tokens']}, "
                          f"total {usage['total_tokens']}")
+        if self.cost or self.spent_before or self.unpriced or self.max_cost is not None:
+            cost = f"  cost ${self.cost} this run"
+            if self.spent_before:
+                cost += f", ${self.total_cost} in the output (${self.spent_before} before)"
+            if self.unpriced:
+                cost += f"; {self.unpriced} answer(s) unpriced (no price for their model)"
+            lines.append(cost)
+        if self.stopped_for_cost:
+            lines.append(f"  stopped: --max-cost ${self.max_cost} spent; raise it and run again to finish")
         if self.interrupted:
             lines.append(f"  interrupted ({self.interrupted}): run again with the same --output to finish")
         return "\n".join(lines)
@@ -173,6 +204,10 @@ class Tally:
             usage["output_tokens"] += result.usage[1]
             usage["total_tokens"] += result.usage[2]
             self.tokens += result.usage[2]
+            if result.cost is None:
+                s.unpriced += 1
+            else:
+                s.cost += result.cost
         else:
             if result.outcome == "input_error":
                 s.input_errors += 1

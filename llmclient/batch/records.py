@@ -29,10 +29,12 @@ from ..errors import LLMError
 from ..models import Attempt, Completion
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from .jsonl import InputLine
 
 __all__ = ["OUTPUT_FORMATS", "RecordKey", "completion_record", "error_record", "input_error_record",
-           "record_state", "check_output_format"]
+           "record_state", "record_cost", "check_output_format"]
 
 #: The accepted values of ``output_format``.
 OUTPUT_FORMATS = ("llmclient", "openai")
@@ -67,10 +69,14 @@ def _attempt(a: Attempt) -> dict[str, Any]:
 def completion_record(item: InputLine, c: Completion, attempts: list[Attempt],
                       output_format: str = "llmclient") -> dict[str, Any]:
     """The output record of a successful line."""
+    cost = c.cost
     if output_format == "openai":
-        return {"id": _request_id(), "custom_id": item.id,
-                "response": {"status_code": 200, "request_id": c.request_id, "body": _chat_completion(c)},
-                "error": None}
+        record = {"id": _request_id(), "custom_id": item.id,
+                  "response": {"status_code": 200, "request_id": c.request_id, "body": _chat_completion(c)},
+                  "error": None}
+        if cost is not None:  # llmclient's addition, read back by a resumed run's --max-cost
+            record["cost"] = str(cost)
+        return record
     u = c.usage
     return {"id": item.id, "line": item.line, "ok": True, "completion": {
         "text": c.text, "finish_reason": c.finish_reason, "raw_finish_reason": c.raw_finish_reason,
@@ -80,6 +86,7 @@ def completion_record(item: InputLine, c: Completion, attempts: list[Attempt],
                   "cache_creation_input_tokens": u.cache_creation_input_tokens,
                   "reasoning_tokens": u.reasoning_tokens},
         "client_name": c.client_name, "provider": c.provider, "model": c.model, "request_id": c.request_id,
+        "cost": None if cost is None else str(cost),
         "attempts": [_attempt(a) for a in (c.attempts or attempts)]}}
 
 
@@ -107,6 +114,23 @@ def input_error_record(item: InputLine, output_format: str = "llmclient") -> dic
     return {"id": item.id, "line": item.line, "ok": False,
             "error": {"class": "InputError", "status_code": None, "message": item.problem, "retryable": False,
                       "client_name": None, "provider": None}}
+
+
+def record_cost(record: Any) -> Decimal | None:
+    """The US dollars a success record (either format) says its call cost; None when it says none."""
+    from decimal import Decimal, InvalidOperation
+
+    if not isinstance(record, dict):
+        return None
+    completion = record.get("completion")
+    value = completion.get("cost") if isinstance(completion, dict) else record.get("cost")
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        return None
+    try:
+        cost = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return cost if cost.is_finite() and cost >= 0 else None
 
 
 def record_state(record: Any) -> tuple[RecordKey, bool] | None:

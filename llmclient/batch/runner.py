@@ -17,6 +17,7 @@ import threading
 import time
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import Future
+from decimal import Decimal, InvalidOperation
 from types import FrameType
 from typing import Any, Callable, Mapping, Union
 
@@ -31,7 +32,7 @@ from .progress import BatchSummary, LineResult, Progress, Tally
 from .records import check_output_format, completion_record, error_record, input_error_record
 
 __all__ = ["run", "BatchControl", "execute_line", "ClientSource", "completion_record", "error_record",
-           "check_arguments"]
+           "check_arguments", "check_max_cost"]
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,8 @@ def execute_line(client: Client, item: InputLine, *, params: Mapping[str, Any] |
     if limiter is not None and u.total_tokens:
         limiter.record(u.total_tokens, estimate=estimate)
     return LineResult(item.id, item.line, dumps(completion_record(item, completion, [], output_format)), "ok",
-                      client_name=completion.client_name, usage=(u.input_tokens, u.output_tokens, u.total_tokens))
+                      client_name=completion.client_name, usage=(u.input_tokens, u.output_tokens, u.total_tokens),
+                      cost=completion.cost)
 
 
 def run(config_or_registry: ClientSource, client: str | None = None, input: PathLike = "", output: PathLike = "",
@@ -138,7 +140,7 @@ def run(config_or_registry: ClientSource, client: str | None = None, input: Path
         rate_limiter: RateLimiter | None = None, params: Mapping[str, Any] | None = None,
         progress: bool | None = None, progress_every: float = 10.0, control: BatchControl | None = None,
         handle_sigint: bool = True, cancel_grace: float = 10.0, retry_failed: bool = False,
-        output_format: str = "llmclient") -> BatchSummary:
+        output_format: str = "llmclient", max_cost: Decimal | float | str | None = None) -> BatchSummary:
     """Run every line of a JSONL input through one client, appending records to a JSONL output.
 
     Resumable: ids already in ``output`` are skipped, and a truncated last line left by a
@@ -169,6 +171,10 @@ def run(config_or_registry: ClientSource, client: str | None = None, input: Path
             one record, the newest.
         output_format: ``"llmclient"`` (the default) or ``"openai"``, the OpenAI Batch API's
             output lines (see :mod:`llmclient.batch.records`).
+        max_cost: US dollars: take no new line once the answers recorded in ``output`` (by
+            this run and, when resuming, by earlier ones) cost this much. Calls in flight
+            then finish and are written, so the total may pass it by what they cost;
+            answers whose model has no price cannot be counted (a warning says so).
 
     Raises:
         ValueError: A bad number (``workers`` < 1, a budget <= 0...) or output format.
@@ -178,6 +184,7 @@ def run(config_or_registry: ClientSource, client: str | None = None, input: Path
     check_arguments(workers=workers, requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
                     progress_every=progress_every, cancel_grace=cancel_grace)
     check_output_format(output_format)
+    limit = check_max_cost(max_cost)
     control = control or BatchControl()
     limiter = rate_limiter or (RateLimiter(requests_per_minute, tokens_per_minute)
                                if requests_per_minute or tokens_per_minute else None)
@@ -193,10 +200,28 @@ def run(config_or_registry: ClientSource, client: str | None = None, input: Path
             target = owned.client(_require(client))
         return _drive(target, input, output, workers=workers, limiter=limiter, params=params, progress=progress,
                       progress_every=progress_every, control=control, handle_sigint=handle_sigint,
-                      cancel_grace=cancel_grace, retry_failed=retry_failed, output_format=output_format)
+                      cancel_grace=cancel_grace, retry_failed=retry_failed, output_format=output_format,
+                      max_cost=limit)
     finally:
         if owned is not None:
             owned.close()
+
+
+def check_max_cost(value: Decimal | float | str | None) -> Decimal | None:
+    """``max_cost`` as a Decimal (None: no limit).
+
+    Raises:
+        ValueError: It is not a finite number > 0.
+    """
+    if value is None:
+        return None
+    try:
+        limit = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        limit = Decimal("NaN")
+    if isinstance(value, bool) or not limit.is_finite() or limit <= 0:
+        raise ValueError(f"max_cost must be a number of US dollars > 0 (got {value!r})")
+    return limit
 
 
 def check_arguments(**numbers: float | None) -> None:
@@ -241,11 +266,14 @@ def _require(client: str | None) -> str:
 
 def _drive(target: Client, input: PathLike, output: PathLike, *, workers: int, limiter: RateLimiter | None,
            params: Mapping[str, Any] | None, progress: bool | None, progress_every: float, control: BatchControl,
-           handle_sigint: bool, cancel_grace: float, retry_failed: bool, output_format: str) -> BatchSummary:
+           handle_sigint: bool, cancel_grace: float, retry_failed: bool, output_format: str,
+           max_cost: Decimal | None = None) -> BatchSummary:
     started = time.monotonic()
     done, scan = prepare_output(input, output, retry_failed=retry_failed)
     summary = BatchSummary(str(input), str(output), total=scan.lines, skipped=scan.done,
-                           skipped_failed=scan.done_failed, retried=len(scan.redo))
+                           skipped_failed=scan.done_failed, retried=len(scan.redo), spent_before=done.spent,
+                           max_cost=max_cost)
+    unpriced_warned = [False]
     tally = Tally(summary)
     display = Progress(tally, mode=progress, every=progress_every)
     results: queue.SimpleQueue[tuple[Future[LineResult], InputLine]] = queue.SimpleQueue()
@@ -262,6 +290,19 @@ def _drive(target: Client, input: PathLike, output: PathLike, *, workers: int, l
             out.write(result.data)
             tally.add(result)
             display.update()
+            if max_cost is not None and result.outcome == "ok" and result.cost is None and not unpriced_warned[0]:
+                unpriced_warned[0] = True
+                log.warning("batch: line %d's answer has no price (its model is not in the price table), so "
+                            "max_cost cannot count it; add its price with llmclient.pricing.set_price or "
+                            "settings.prices", result.line)
+
+        def spent() -> bool:
+            if max_cost is None or summary.total_cost < max_cost:
+                return False
+            if not summary.stopped_for_cost:
+                summary.stopped_for_cost = True
+                log.warning("batch: $%s spent of max_cost $%s; taking no new lines", summary.total_cost, max_cost)
+            return True
 
         def drain(timeout: float | None) -> bool:
             try:
@@ -291,6 +332,8 @@ def _drive(target: Client, input: PathLike, output: PathLike, *, workers: int, l
                     drain(0.25)
                 while drain(None):
                     pass
+                if spent():
+                    break
                 estimate = estimate_tokens(item.messages, {**(params or {}), **item.params})
                 if limiter is not None:
                     limiter.acquire(estimate, wait=control.wait)
