@@ -43,6 +43,7 @@ from .models import (
     ToolCall,
     Usage,
 )
+from .providers.table import PROVIDERS as _PROVIDERS
 from .retry import RetryPolicy
 from .runtime import Runtime
 from .secrets import env
@@ -60,30 +61,26 @@ if TYPE_CHECKING:  # imported on first use below, so that `import llmclient` sta
     from .strategies.fallback import FallbackClient
     from .strategies.round_robin import RoundRobinClient
 
-#: Public names defined in submodules that are imported only when first used.
-_LAZY = {
-    "OpenAIClient": "providers.openai",
-    "OpenAIGenericClient": "providers.openai",
-    "AzureOpenAIClient": "providers.azure",
-    "AnthropicClient": "providers.anthropic",
-    "GoogleAIClient": "providers.google",
-    "BedrockClient": "providers.bedrock",
-    "VertexAIClient": "providers.vertex",
-    "FallbackClient": "strategies.fallback",
-    "RoundRobinClient": "strategies.round_robin",
-    "LeafClient": "providers.base",
-    "ProviderAdapter": "providers.base",
-    "OptionReader": "providers.options",
+#: Public names defined in submodules, imported only when first used, as ``"module:Name"``:
+#: the client class of every row of the provider table, then the names for writing a provider.
+#: (The imports above, under TYPE_CHECKING, are for type checkers, which cannot read the table;
+#: tests/config/test_provider_table.py checks that both name the same classes.)
+_LAZY: dict[str, str] = {
+    **{spec.client_name: spec.client for spec in _PROVIDERS if spec.client_name},
+    "LeafClient": "llmclient.providers.base:LeafClient",
+    "ProviderAdapter": "llmclient.providers.base:ProviderAdapter",
+    "OptionReader": "llmclient.providers.options:OptionReader",
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    target = _LAZY.get(name)
+    if target is None:
         raise AttributeError(f"module 'llmclient' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    module, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value
 
