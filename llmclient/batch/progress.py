@@ -147,9 +147,9 @@ class BatchSummary:
                 "tokens_by_client": {k: dict(v) for k, v in self.tokens_by_client.items()},
                 "wall_s": round(self.wall_s, 3), "calls_per_s": round(self.calls_per_s, 2),
                 "interrupted": self.interrupted, "complete": self.complete, "all_ok": self.all_ok,
-                "cost": str(self.cost), "unpriced": self.unpriced, "spent_before": str(self.spent_before),
-                "total_cost": str(self.total_cost),
-                "max_cost": None if self.max_cost is None else str(self.max_cost),
+                "cost": f"{self.cost:f}", "unpriced": self.unpriced, "spent_before": f"{self.spent_before:f}",
+                "total_cost": f"{self.total_cost:f}",
+                "max_cost": None if self.max_cost is None else f"{self.max_cost:f}",
                 "stopped_for_cost": self.stopped_for_cost}
 
     def format(self) -> str:
@@ -169,14 +169,14 @@ class BatchSummary:
             lines.append(f"  tokens {name}: input {usage['input_tokens']}, output {usage['output_tokens']}, "
                          f"total {usage['total_tokens']}")
         if self.cost or self.spent_before or self.unpriced or self.max_cost is not None:
-            cost = f"  cost ${self.cost} this run"
+            cost = f"  cost ${self.cost:f} this run"
             if self.spent_before:
-                cost += f", ${self.total_cost} in the output (${self.spent_before} before)"
+                cost += f", ${self.total_cost:f} in the output (${self.spent_before:f} before)"
             if self.unpriced:
                 cost += f"; {self.unpriced} answer(s) unpriced (no price for their model)"
             lines.append(cost)
         if self.stopped_for_cost:
-            lines.append(f"  stopped: --max-cost ${self.max_cost} spent; raise it and run again to finish")
+            lines.append(f"  stopped: --max-cost ${self.max_cost:f} spent; raise it and run again to finish")
         if self.interrupted:
             lines.append(f"  interrupted ({self.interrupted}): run again with the same --output to finish")
         return "\n".join(lines)

@@ -69,14 +69,11 @@ def _attempt(a: Attempt) -> dict[str, Any]:
 def completion_record(item: InputLine, c: Completion, attempts: list[Attempt],
                       output_format: str = "llmclient") -> dict[str, Any]:
     """The output record of a successful line."""
-    cost = c.cost
     if output_format == "openai":
-        record = {"id": _request_id(), "custom_id": item.id,
-                  "response": {"status_code": 200, "request_id": c.request_id, "body": _chat_completion(c)},
-                  "error": None}
-        if cost is not None:  # llmclient's addition, read back by a resumed run's --max-cost
-            record["cost"] = str(cost)
-        return record
+        return {"id": _request_id(), "custom_id": item.id,
+                "response": {"status_code": 200, "request_id": c.request_id, "body": _chat_completion(c)},
+                "error": None}
+    cost = c.cost
     u = c.usage
     return {"id": item.id, "line": item.line, "ok": True, "completion": {
         "text": c.text, "finish_reason": c.finish_reason, "raw_finish_reason": c.raw_finish_reason,
@@ -86,7 +83,7 @@ def completion_record(item: InputLine, c: Completion, attempts: list[Attempt],
                   "cache_creation_input_tokens": u.cache_creation_input_tokens,
                   "reasoning_tokens": u.reasoning_tokens},
         "client_name": c.client_name, "provider": c.provider, "model": c.model, "request_id": c.request_id,
-        "cost": None if cost is None else str(cost),
+        "cost": None if cost is None else f"{cost:f}",
         "attempts": [_attempt(a) for a in (c.attempts or attempts)]}}
 
 
@@ -117,13 +114,22 @@ def input_error_record(item: InputLine, output_format: str = "llmclient") -> dic
 
 
 def record_cost(record: Any) -> Decimal | None:
-    """The US dollars a success record (either format) says its call cost; None when it says none."""
+    """The US dollars a success record cost; None when that cannot be known.
+
+    llmclient's records say it (``completion.cost``). OpenAI-format records have no room
+    for it (their shape is OpenAI's), so their body is priced again: its ``model`` under
+    the one provider whose price table lists it, its ``usage`` as OpenAI counts it (a
+    non-OpenAI answer written in that shape carries no cache counts, so its cache reads
+    and writes are priced as input).
+    """
     from decimal import Decimal, InvalidOperation
 
     if not isinstance(record, dict):
         return None
     completion = record.get("completion")
-    value = completion.get("cost") if isinstance(completion, dict) else record.get("cost")
+    if not isinstance(completion, dict):
+        return _openai_body_cost(record)
+    value = completion.get("cost")
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         return None
     try:
@@ -131,6 +137,26 @@ def record_cost(record: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return cost if cost.is_finite() and cost >= 0 else None
+
+
+def _openai_body_cost(record: dict[str, Any]) -> Decimal | None:
+    from ..models import Usage
+    from ..pricing import cost, priced_models
+
+    response = record.get("response")
+    body = response.get("body") if isinstance(response, dict) else None
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(usage, dict) or not isinstance(body.get("model"), str):
+        return None
+    providers = [p for p, rows in priced_models().items() if body["model"] in rows]
+    if len(providers) != 1:
+        return None
+    counts = [usage.get("prompt_tokens"), usage.get("completion_tokens"),
+              (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+        return None
+    return cost(Usage(input_tokens=counts[0], output_tokens=counts[1], cached_input_tokens=counts[2]),
+                providers[0], body["model"])
 
 
 def record_state(record: Any) -> tuple[RecordKey, bool] | None:

@@ -301,7 +301,8 @@ def _drive(target: Client, input: PathLike, output: PathLike, *, workers: int, l
                 return False
             if not summary.stopped_for_cost:
                 summary.stopped_for_cost = True
-                log.warning("batch: $%s spent of max_cost $%s; taking no new lines", summary.total_cost, max_cost)
+                log.warning("batch: $%s spent of max_cost $%s; taking no new lines", f"{summary.total_cost:f}",
+                            f"{max_cost:f}")
             return True
 
         def drain(timeout: float | None) -> bool:
