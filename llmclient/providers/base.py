@@ -1,33 +1,21 @@
-"""The single sign -> send -> classify -> retry loop, written once for every provider.
+"""The contract every provider implements, and the pieces adapters share.
 
 A provider is two things: a pure :class:`ProviderAdapter` (messages to an
 ``HttpRequest``, an ``HttpResponse`` or a byte stream to a ``Completion`` or a typed error)
-and :class:`LeafClient`, which runs it: signs with the client's auth, sends on the shared
-transport, classifies, and asks the retry policy whether to go again. Options that every
-provider shares (timeouts, TLS, roles, finish-reason lists, streaming support) are read here.
+and :class:`~llmclient.providers.leaf.LeafClient`, which runs it (sign, send, classify,
+retry; see :mod:`llmclient.providers.leaf`). ``LeafClient`` and ``COMMON_OPTIONS`` are
+re-exported here: plug-ins import them from this module.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import replace
-from time import monotonic
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, TypeVar
 
-from ..abort import AbortScope
-from ..auth.base import AuthProvider
-from ..client import CallContext, Client
-from ..errors import ConfigError, FinishReasonError, LLMError, RateLimitError
-from ..hooks import emit
-from ..models import Attempt, ChatRequest, Chunk, Completion, HttpRequest, HttpResponse, MessagesInput, to_messages
-from ..ratelimit import RateLimiter
-from ..redaction import redact_headers, redact_text, redact_url
-from ..retry import NO_RETRY, RetryPolicy, RetryState
-from ..runtime import Runtime
-from ..stream import Stream, StreamAccumulator, chunks_of
-from ..transport import StreamingResponse, Timeouts
+from ..errors import LLMError
+from ..models import ChatRequest, Chunk, Completion, HttpRequest, HttpResponse
+from .leaf import COMMON_OPTIONS, LeafClient
 
 __all__ = ["ProviderAdapter", "StreamDecoder", "DeferredErrors", "LeafClient", "RolePolicy", "COMMON_OPTIONS",
            "given_options"]
@@ -35,10 +23,6 @@ __all__ = ["ProviderAdapter", "StreamDecoder", "DeferredErrors", "LeafClient", "
 _Item = TypeVar("_Item")
 
 log = logging.getLogger(__name__)
-
-#: Options every leaf client reads itself; the rest belong to the provider's adapter.
-COMMON_OPTIONS = frozenset({"http", "finish_reason_allow_list", "finish_reason_deny_list", "supports_streaming",
-                            "rate_limit"})
 
 
 class StreamDecoder(Protocol):
@@ -163,309 +147,6 @@ class RolePolicy:
         return {k: v for k, v in metadata.items() if k in self.metadata_keys}
 
 
-class LeafClient(Client):
-    """A client for one provider endpoint: the adapter plus auth, transport and retries.
-
-    Args:
-        adapter: The provider's pure translation.
-        name: The client's name (used in errors, logs and ``Completion.client_name``).
-        options: The client's options; the shared ones (``http``, finish-reason lists,
-            ``supports_streaming``) are read here.
-        auth: Signs each request; None for endpoints without auth.
-        runtime: Shared pools; a private one is made when None.
-        retry_policy: When and how to retry; a single attempt when None.
-    """
-
-    def __init__(self, adapter: ProviderAdapter, *, name: str, options: Mapping[str, Any],
-                 auth: AuthProvider | None, runtime: Runtime | None = None,
-                 retry_policy: RetryPolicy | None = None) -> None:
-        super().__init__(name=name, provider=adapter.provider, runtime=runtime)
-        self.adapter = adapter
-        self.auth = auth
-        self.retry_policy = retry_policy or NO_RETRY
-        http = options.get("http") or {}
-        self._http = dict(http)
-        self.timeouts = Timeouts.from_options(http)
-        self.verify: bool | str | None = http.get("ca_bundle") or http.get("verify")
-        self.supports_streaming = bool(options.get("supports_streaming", True))
-        allow = options.get("finish_reason_allow_list")
-        deny = options.get("finish_reason_deny_list")
-        if allow is not None and deny is not None:
-            raise ConfigError(f"client {name!r}: give finish_reason_allow_list or finish_reason_deny_list, not both")
-        self.finish_allow = None if allow is None else frozenset(str(r).lower() for r in allow)
-        self.finish_deny = frozenset(str(r).lower() for r in deny or ())
-        limits = options.get("rate_limit") or {}
-        self.rate_limiter = RateLimiter(limits.get("requests_per_minute"), limits.get("tokens_per_minute"),
-                                        clock=self.runtime.clock) if limits else None
-
-    # -- complete -------------------------------------------------------------------
-    def invoke(self, request: ChatRequest, context: CallContext) -> Completion:
-        completion: Completion = self._with_retries(request, context, self._complete_once)
-        return completion.with_attempts(context.attempts)
-
-    def _complete_once(self, request: ChatRequest, context: CallContext, number: int) -> Completion:
-        signed = self._signed(request, stream=False)
-        timeouts, verify = self._limits(context)
-        report = _Report(self, context, signed, number) if context.hooks else None
-        unregister, scope = _cancel_scope(context)
-        try:
-            with scope:
-                response = self.runtime.transport.send(signed, timeouts, verify=verify)
-        finally:
-            unregister()
-        if report is not None:
-            report.response(response.status_code, response.headers, response.body, response.elapsed_s)
-        if not 200 <= response.status_code < 300:
-            raise self.adapter.parse_error(response, signed.secrets)
-        return self._completed(self.adapter.parse_response(response, signed.secrets), response.headers)
-
-    def _completed(self, completion: Completion, headers: Mapping[str, str]) -> Completion:
-        completion = replace(completion, provider=self.provider, client_name=self.name,
-                             request_id=headers.get(self.adapter.request_id_header))
-        self._check_finish_reason(completion)
-        return completion
-
-    # -- stream ---------------------------------------------------------------------
-    def open_stream(self, request: ChatRequest, context: CallContext) -> Stream:
-        if not self.supports_streaming:
-            completion = self.invoke(request, context)
-            return Stream(iter(chunks_of(completion)), finish=lambda acc: completion, close=lambda: None)
-        opened: _OpenedStream = self._with_retries(request, context, self._open_stream_once)
-
-        def finish(acc: StreamAccumulator) -> Completion:
-            completion = acc.completion(model=opened.decoder.model, provider=self.provider, client_name=self.name,
-                                        request_id=opened.response.headers.get(self.adapter.request_id_header),
-                                        response_id=opened.response_id(),
-                                        attempts=tuple(context.attempts))
-            self._check_finish_reason(completion)
-            if self.rate_limiter is not None:
-                self.rate_limiter.record(completion.usage.total_tokens, estimate=opened.estimate)
-            return completion
-
-        return Stream(opened.chunks(self), finish=finish, close=opened.close)
-
-    def _open_stream_once(self, request: ChatRequest, context: CallContext, number: int) -> _OpenedStream:
-        signed = self._signed(request, stream=True)
-        timeouts, verify = self._limits(context)
-        report = _Report(self, context, signed, number) if context.hooks else None
-        unregister, scope = _cancel_scope(context)
-        try:
-            with scope:
-                response = self.runtime.transport.open(signed, timeouts, verify=verify)
-        except BaseException:
-            unregister()
-            raise
-        try:
-            if not 200 <= response.status_code < 300:
-                body = response.read()
-                if report is not None:
-                    report.response(response.status_code, response.headers, body, None)
-                raise self.adapter.parse_error(
-                    HttpResponse(response.status_code, response.headers, body, response.url), signed.secrets)
-            opened = _OpenedStream(response, self.adapter.stream_decoder(signed.secrets), unregister)
-            opened.read_until_content()
-            if report is not None:
-                report.response(response.status_code, response.headers, None, None)
-            return opened
-        except BaseException:
-            response.close()
-            unregister()
-            raise
-
-    # -- building and parsing without sending -----------------------------------------
-    def build_request(self, messages: MessagesInput, *, stream: bool = False, **params: Any) -> HttpRequest:
-        """The exact request :meth:`complete` (or :meth:`stream`) would send now, signed.
-
-        For provider batch APIs and debugging; its repr hides credentials.
-        """
-        return self._signed(ChatRequest(to_messages(messages), params), stream=stream)
-
-    def parse_response(self, status_code: int, headers: Mapping[str, str], body: bytes | str) -> Completion:
-        """Turn a stored response into a :class:`Completion` (or raise its typed error)."""
-        response = HttpResponse(status_code, {k.lower(): v for k, v in headers.items()},
-                                body.encode() if isinstance(body, str) else body)
-        if not 200 <= status_code < 300:
-            raise self.adapter.parse_error(response, ()).with_context(client_name=self.name, provider=self.provider)
-        return self._completed(self.adapter.parse_response(response, ()), response.headers)
-
-    # -- shared ---------------------------------------------------------------------
-    def _signed(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
-        built = self.adapter.build_request(request, stream=stream)
-        return self.auth.apply(built) if self.auth is not None else built
-
-    def _limits(self, context: CallContext) -> tuple[Timeouts, bool | str | None]:
-        timeouts, verify = self.timeouts, self.verify
-        if context.http:
-            http = {**self._http, **context.http}
-            timeouts = Timeouts.from_options(http)
-            verify = http.get("ca_bundle") or http.get("verify")
-        return timeouts.capped(context.remaining()), verify
-
-    def _with_retries(self, request: ChatRequest, context: CallContext,
-                      attempt: Callable[[ChatRequest, CallContext, int], Any]) -> Any:
-        """Run ``attempt`` until it succeeds or the call's RetryState gives up (it counts every try)."""
-        runtime = self.runtime
-        state = RetryState(self.retry_policy, random=runtime.random)
-        estimate = _estimate_tokens(request) if self.rate_limiter is not None else 0
-        while True:
-            if context.cancel is not None:
-                context.cancel.raise_if_cancelled()
-            if self.rate_limiter is not None:
-                self.rate_limiter.acquire(estimate, wait=lambda s: runtime.wait(s, context.cancel))
-            started = runtime.clock()
-            try:
-                result = attempt(request, context, state.attempt)
-            except LLMError as caught:
-                err = context.cancelled_error(caught) or caught
-                err.with_context(client_name=self.name, provider=self.provider)
-                elapsed = runtime.clock() - started
-                context.attempts.append(Attempt(self.name, self.provider, elapsed, err, err.status_code))
-                if context.hooks:
-                    from ..events import AttemptFailed  # event types load with the first hook
-
-                    emit(context.hooks, AttemptFailed(self.name, self.provider, monotonic(), context.call_id, err,
-                                                      elapsed, state.attempt))
-                if err is not caught:
-                    raise err from caught
-                if self.rate_limiter is not None and isinstance(err, RateLimitError) and err.retry_after:
-                    self.rate_limiter.penalize(err.retry_after)
-                if state.may_refresh(err) and self.auth is not None and self.auth.refresh():
-                    state = state.after_refresh(err)
-                    log.debug("client %s: 401, credentials refreshed; trying again (no retry used)", self.name)
-                    continue
-                following = state.increment(err)
-                remaining = context.remaining()
-                if following is None or (remaining is not None and following.delay_s >= remaining):
-                    raise
-                state, delay = following, following.delay_s
-                log.debug("client %s: %s (%s); retry %d of %d in %.3f s", self.name, type(err).__name__,
-                          err.status_code or err.message, state.retries, self.retry_policy.max_retries, delay)
-                if context.hooks:
-                    from ..events import RetryScheduled, describe
-
-                    emit(context.hooks, RetryScheduled(self.name, self.provider, monotonic(), context.call_id, delay,
-                                                       state.retries, describe(err), err))
-                runtime.wait(delay, context.cancel)
-                continue
-            context.attempts.append(Attempt(self.name, self.provider, runtime.clock() - started, None, 200))
-            if isinstance(result, _OpenedStream):
-                result.estimate = estimate
-            elif self.rate_limiter is not None:
-                self.rate_limiter.record(result.usage.total_tokens, estimate=estimate)
-            return result
-
-    def _check_finish_reason(self, completion: Completion) -> None:
-        raw = completion.raw_finish_reason
-        if raw is None or (self.finish_allow is None and not self.finish_deny):
-            return
-        names = {raw.lower(), (completion.finish_reason or "").lower()}
-        refused = (self.finish_allow is not None and not names & self.finish_allow) or bool(names & self.finish_deny)
-        if refused:
-            raise FinishReasonError(
-                f"finish reason {raw!r} is refused by client {self.name!r}'s finish_reason "
-                f"{'allow' if self.finish_allow is not None else 'deny'} list", finish_reason=raw,
-                completion=completion, provider=self.provider, client_name=self.name, retryable=False)
-
-
-class _OpenedStream:
-    """A streamed answer whose first content has arrived (or which ended without any)."""
-
-    def __init__(self, response: StreamingResponse, decoder: StreamDecoder, unregister: Callable[[], None]) -> None:
-        self.response = response
-        self.decoder = decoder
-        self.buffered: list[Chunk] = []
-        self.estimate = 0
-        self._unregister = unregister
-        self._body = iter(response)
-        self._ended = False
-
-    def read_until_content(self) -> None:
-        decoder = self.decoder
-        for data in self._body:
-            chunks = decoder.feed(data)
-            if getattr(decoder, "done", False):  # the whole answer came before (or with) its first content
-                self.response.finish_early()
-                self.buffered.extend(chunks)
-                break
-            if chunks:
-                self.buffered.extend(chunks)
-                if any(_has_content(c) for c in chunks):
-                    return
-        self._ended = True
-        self.buffered.extend(decoder.finish())
-
-    def chunks(self, client: LeafClient) -> Iterator[Chunk]:
-        yield from self.buffered
-        self.buffered = []
-        if self._ended:
-            return
-        try:
-            decoder = self.decoder
-            for data in self._body:
-                chunks = decoder.feed(data)
-                if getattr(decoder, "done", False):  # the protocol's end: release the connection now
-                    self.response.finish_early()
-                    yield from chunks
-                    break
-                yield from chunks
-            yield from decoder.finish()
-        except LLMError as err:
-            err.with_context(client_name=client.name, provider=client.provider)
-            raise
-
-    def response_id(self) -> str | None:
-        """The provider's id of this answer (a plug-in's decoder may not know how to find one)."""
-        find = getattr(self.decoder, "response_id_of", None)
-        return find(self.response.headers) if find is not None else None
-
-    def close(self) -> None:
-        self._unregister()
-        self.response.close()
-
-
-class _Report:
-    """Tells a call's hooks about one attempt's request and response (redacted).
-
-    Every time it reports is on the events' clock, from the RequestSent event: so that the
-    time to the answer never exceeds the attempt's total (the transport's own timer starts
-    later and stops earlier).
-    """
-
-    def __init__(self, client: LeafClient, context: CallContext, request: HttpRequest, number: int) -> None:
-        self.client, self.context, self.number = client, context, number
-        self.secrets = request.secrets
-        self.sent_at = monotonic()
-        from ..events import RequestSent
-
-        emit(context.hooks, RequestSent(client.name, client.provider, self.sent_at, context.call_id, request.method,
-                                        redact_url(request.url), redact_headers(request.headers),
-                                        redact_text(request.body.decode("utf-8", "replace"), request.secrets),
-                                        request.stream, number))
-
-    def response(self, status: int, headers: Mapping[str, str], body: bytes | None, elapsed: float | None) -> None:
-        """Report the answer (``elapsed``, the transport's own measure, is not reported: see the class)."""
-        client = self.client
-        text = None if body is None else redact_text(body[:64_000].decode("utf-8", "replace"), self.secrets)
-        now = monotonic()
-        from ..events import ResponseReceived
-
-        emit(self.context.hooks, ResponseReceived(
-            client.name, client.provider, now, self.context.call_id, status, redact_headers(headers), text,
-            now - self.sent_at, headers.get(client.adapter.request_id_header), self.number))
-
-
-def _cancel_scope(context: CallContext) -> tuple[Callable[[], None], Any]:
-    """An AbortScope that the call's cancel token aborts, and how to unregister it."""
-    if context.cancel is None:
-        return _noop, contextlib.nullcontext()
-    scope = AbortScope(parent=AbortScope.current())
-    return context.cancel.on_cancel(scope.abort), scope
-
-
-def _noop() -> None:
-    return None
-
-
 def _estimate_tokens(request: ChatRequest) -> int:
     """A rough token estimate for rate limiting: prompt characters / 4 plus the answer's budget."""
     prompt = sum(len(m.text) for m in request.messages) // 4
@@ -473,5 +154,3 @@ def _estimate_tokens(request: ChatRequest) -> int:
     return int(prompt + answer)
 
 
-def _has_content(chunk: Chunk) -> bool:
-    return bool(chunk.text or chunk.tool_calls or chunk.refusal or chunk.thinking or chunk.raw_finish_reason)
