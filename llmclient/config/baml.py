@@ -8,39 +8,26 @@ canonicalisation happens later, in ``canonical.py``, exactly as for a ``.json`` 
 
 Every other top-level BAML declaration (``function``, ``class``, ``enum``, ``test``,
 ``generator``, ``template_string``, ``type`` aliases...) is skipped, so that a whole
-``baml_src/`` folder loads. The tokenizer is a single hand-written pass over the text.
+``baml_src/`` folder loads. The tokenizer is a single hand-written pass over the text; this
+module reads the declarations, :mod:`llmclient.config.baml_values` the values inside them.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import textwrap
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .baml_values import BARE, BLOCK_OPEN, TRIVIA, BamlScanner
 
 __all__ = ["load_baml", "parse_baml"]
 
-_TRIVIA = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)*", re.S)
-_BARE = re.compile(r'[^\s{}\[\],"]+')
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
-_INT = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
-_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][+-]?[0-9]+)?|[eE][+-]?[0-9]+)\Z")
-_ENV = re.compile(r"env\.([A-Za-z_][A-Za-z0-9_]*)\Z")
-_QUOTED = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-_BLOCK_OPEN = re.compile(r'(#+)"')
-_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
-_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _SKIP_STOP = re.compile(r'[{}"#/]')
 _HEADER_WORD = re.compile(r'[^\s{}"#/]+')
-_BOUNDARY = frozenset(" \t\r\n\f\v{}[](),")
-_FIRST_WORD = re.compile(r'\s*"?([^\s"{}\[\],]*)"?')
-_SECRET_MAPS = frozenset({"headers", "credentials"})
-_SECRET_WORD = re.compile(r"key|secret|token(?!s)|authorization|password|credential", re.I)
-_WORDS = {"true": True, "false": False, "null": None}
 #: Top-level BAML declarations that hold no client configuration; skipped without a word.
 _SKIPPED = frozenset({"function", "class", "enum", "test", "generator", "template_string", "type", "printer",
                       "dynamic", "override"})
@@ -110,18 +97,13 @@ def load_baml(path: Path) -> dict[str, Any]:
     return merged
 
 
-class _Parser:
-    """One pass over one file's text; ``pos`` is the index of the next unread character."""
+class _Parser(BamlScanner):
+    """Reads the declarations of one file: clients and retry policies kept, everything else skipped."""
 
     def __init__(self, text: str, filename: str) -> None:
-        self.text = text[1:] if text.startswith("\ufeff") else text
-        self.filename = filename
-        self.pos = 0
-        self.end = len(self.text)
+        super().__init__(text, filename)
         #: (kind, name) -> index of the declaration's name, for messages about duplicates.
         self.positions: dict[tuple[str, str], int] = {}
-        #: The keys of the values being parsed (outermost first), to hide credentials in errors.
-        self.keys: list[str] = []
 
     # -- top level --------------------------------------------------------------------------
 
@@ -173,7 +155,7 @@ class _Parser:
         """Read and check the name of a client or retry policy."""
         self._skip_trivia()
         start = self.pos
-        found = _BARE.match(self.text, start)
+        found = BARE.match(self.text, start)
         if found is None or found.group().startswith(("#", "/")):
             raise self._error(start, f"expected a {noun} name, found {self._found(start)}")
         name = found.group()
@@ -196,7 +178,7 @@ class _Parser:
                 return
             if char == '"':
                 self._quoted()
-            elif char == "#" and _BLOCK_OPEN.match(text, self.pos):
+            elif char == "#" and BLOCK_OPEN.match(text, self.pos):
                 self._block_string()
                 return
             else:
@@ -221,7 +203,7 @@ class _Parser:
                 self.pos += 1
             elif char == '"':
                 self._quoted()
-            elif char == "#" and _BLOCK_OPEN.match(text, self.pos):
+            elif char == "#" and BLOCK_OPEN.match(text, self.pos):
                 self._block_string()
             elif char == "/" and self._at_boundary() and text.startswith(("//", "/*"), self.pos):
                 self._skip_trivia()
@@ -240,202 +222,8 @@ class _Parser:
             self.pos = line_end
             if line_end >= self.end:
                 return
-            rest = _TRIVIA.match(text, line_end)
+            rest = TRIVIA.match(text, line_end)
             following = rest.end() if rest else line_end
             if not (depth > 0 or code.endswith(("=", "|")) or text.startswith("|", following)):
                 return
             self.pos = line_end + 1
-
-    # -- values -----------------------------------------------------------------------------
-
-    def _map(self) -> dict[str, Any]:
-        """Parse ``{ key value ... }`` (the ``{`` is at ``pos``); pairs may share a line and
-        may be separated by commas; a value starts on its key's line (or is a ``{``/``[``)."""
-        text, opened = self.text, self.pos
-        self.pos += 1
-        result: dict[str, Any] = {}
-        keys: dict[str, int] = {}
-        inline = False  # whether this key follows the previous value on its line
-        while True:
-            crossed = self._skip_trivia()
-            inline = inline and not crossed
-            if self.pos >= self.end:
-                raise self._error(opened, "this '{' is never closed")
-            if text[self.pos] == "}":
-                self.pos += 1
-                return result
-            key_pos = self.pos
-            key = self._key()
-            if key in keys:
-                raise self._error(key_pos, f"duplicate key {key!r} (first at {self.location(keys[key])})")
-            keys[key] = key_pos
-            key_end = self.pos
-            hint = "; quote a value that contains spaces" if inline else ""
-            if self._skip_trivia() and not text.startswith(("{", "["), self.pos):
-                raise self._error(key_end, f"expected a value for {key!r} on the same line{hint}")
-            if self.pos >= self.end or text[self.pos] in "}],":
-                raise self._error(self.pos, f"expected a value for {key!r}, found {self._found(self.pos)}{hint}")
-            self.keys.append(key)
-            result[key] = self._value(f"a value for {key!r}")
-            self.keys.pop()
-            inline = not self._skip_trivia()
-            if text.startswith(",", self.pos):
-                self.pos, inline = self.pos + 1, False
-
-    def _list(self) -> list[Any]:
-        """Parse ``[ item, item ... ]``: items separated by commas, newlines or spaces."""
-        text, opened = self.text, self.pos
-        self.pos += 1
-        items: list[Any] = []
-        while True:
-            self._skip_trivia()
-            if self.pos >= self.end:
-                raise self._error(opened, "this '[' is never closed")
-            if text[self.pos] == "]":
-                self.pos += 1
-                return items
-            items.append(self._value("a list item"))
-            self._skip_trivia()
-            if text.startswith(",", self.pos):
-                self.pos += 1
-
-    def _key(self) -> str:
-        """A map key: a quoted string or a bare word (dashes and dots allowed)."""
-        start = self.pos
-        char = self.text[start]
-        if char == '"':
-            return self._quoted()
-        found = _BARE.match(self.text, start)
-        if found is None or char == "#":
-            raise self._error(start, f"expected a key, found {self._found(start)}")
-        key = found.group()
-        if key.endswith(":"):
-            raise self._error(found.end() - 1, "BAML has no ':' between a key and its value")
-        self.pos = found.end()
-        return key
-
-    def _value(self, what: str) -> Any:
-        """Any value: map, list, quoted or block string, or a bare word (typed)."""
-        start = self.pos
-        char = self.text[start] if start < self.end else ""
-        if char == "{":
-            return self._map()
-        if char == "[":
-            return self._list()
-        if char == '"':
-            return self._quoted()
-        if char == "#" and _BLOCK_OPEN.match(self.text, start):
-            return self._block_string()
-        found = _BARE.match(self.text, start)
-        if found is None:
-            raise self._error(start, f"expected {what}, found {self._found(start)}")
-        self.pos = found.end()
-        return self._bare(found.group(), start)
-
-    def _bare(self, word: str, start: int) -> Any:
-        """Type a bare word: boolean, null, integer, float, ``env.NAME``, or a string."""
-        if word in _WORDS:
-            return _WORDS[word]
-        if _INT.match(word):
-            return int(word)
-        if _FLOAT.match(word):
-            return float(word)
-        if word.startswith("env."):
-            found = _ENV.match(word)
-            if found is None:
-                raise self._error(start + 4, "expected an environment variable name after 'env.' "
-                                             "(letters, digits and '_', not starting with a digit)")
-            return {"env": found.group(1)}
-        return word
-
-    def _quoted(self) -> str:
-        """A ``"..."`` string on one line, with JSON's escapes."""
-        start = self.pos
-        found = _QUOTED.match(self.text, start)
-        if found is None:
-            raise self._error(start, "this string is never closed (a quoted string ends on its line; "
-                                     "use a block string #\"...\"# for several lines)")
-        self.pos = found.end()
-        body = found.group(1)
-        if "\\" not in body:
-            return body
-        parts: list[str] = []
-        last = 0
-        for escape in _ESCAPE.finditer(body):
-            code = escape.group(1)
-            if code[0] == "u" and len(code) == 5:
-                replacement = chr(int(code[1:], 16))
-            elif code in _ESCAPES:
-                replacement = _ESCAPES[code]
-            else:
-                raise self._error(start + 1 + escape.start(), f"unknown escape '\\{code}' in a string "
-                                  "(use \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)")
-            parts += [body[last:escape.start()], replacement]
-            last = escape.end()
-        parts.append(body[last:])
-        value = "".join(parts)
-        if any("\ud800" <= char <= "\udfff" for char in value):
-            value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        return value
-
-    def _block_string(self) -> str:
-        """A block string ``#"..."#`` (or ``##"..."##``...): raw text, dedented and trimmed."""
-        start = self.pos
-        opening = _BLOCK_OPEN.match(self.text, start)
-        assert opening is not None  # callers check
-        closing = '"' + opening.group(1)
-        end = self.text.find(closing, opening.end())
-        if end < 0:
-            raise self._error(start, f"this block string is never closed by '{closing}'")
-        self.pos = end + len(closing)
-        return textwrap.dedent(self.text[opening.end():end]).strip()
-
-    # -- characters -------------------------------------------------------------------------
-
-    def _skip_trivia(self) -> bool:
-        """Skip whitespace and comments; return whether a line break was crossed."""
-        start = self.pos
-        found = _TRIVIA.match(self.text, start)
-        self.pos = found.end() if found else start
-        if self.text.startswith("/*", self.pos):
-            raise self._error(self.pos, "this comment is never closed by '*/'")
-        return "\n" in self.text[start:self.pos]
-
-    def _at_boundary(self) -> bool:
-        """Whether ``pos`` starts a token (so that ``//`` there starts a comment)."""
-        return self.pos == 0 or self.text[self.pos - 1] in _BOUNDARY
-
-    def _found(self, pos: int) -> str:
-        """Describe what is at ``pos`` for an "expected ..., found ..." message."""
-        if pos >= self.end:
-            return "the end of the file"
-        char = self.text[pos]
-        return "a line break" if char in "\r\n" else repr(char)
-
-    def location(self, pos: int) -> str:
-        """``file:line:col`` of ``pos`` (1-based)."""
-        line = self.text.count("\n", 0, pos) + 1
-        column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-        return f"{self.filename}:{line}:{column}"
-
-    def _error(self, pos: int, message: str) -> ConfigError:
-        """A syntax error at ``pos``, showing its line with a caret under the column.
-
-        A line whose key looks like a credential's (``api_key``, ``Authorization``...), or
-        that is inside ``headers`` or ``credentials``, is shown without its value.
-        """
-        pos = min(pos, self.end)
-        line_start = self.text.rfind("\n", 0, pos) + 1
-        line_end = self.text.find("\n", pos)
-        line = self.text[line_start:self.end if line_end < 0 else line_end].rstrip("\r")
-        column = pos - line_start
-        first = _FIRST_WORD.match(line)
-        secret = any(key.lower() in _SECRET_MAPS or _SECRET_WORD.search(key) for key in self.keys)
-        if first and (secret or _SECRET_WORD.search(first.group(1))):  # may hold a credential: show its key only
-            line = line[:first.end()] + " ..."
-        if column > 100:  # show a window of a very long line
-            cut = column - 60
-            line, column = "..." + line[cut:], column - cut + 3
-        line = line[:column + 100] + ("..." if len(line) > column + 100 else "")
-        caret = "".join(char if char == "\t" else " " for char in line[:column]) + "^"
-        return ConfigError(f"{self.location(pos)}: {message}\n{line}\n{caret}")
