@@ -157,7 +157,9 @@ class OTelHook:
             return wall_ns - int((mono - at) * 1e9)
 
         sent = [e for e in events if isinstance(e, RequestSent)]
-        first_model = _request_model(sent[0]) if sent else None
+        bodies = [_body(s) for s in sent]  # each request body parsed once
+        models = [_request_model(s, b) for s, b in zip(sent, bodies, strict=True)]
+        first_model = models[0] if sent else None
         completion, error = done.completion, done.error
         provider = completion.provider if completion is not None and completion.provider else \
             (sent[-1].provider if sent else done.provider)
@@ -168,9 +170,10 @@ class OTelHook:
         if request_model:
             attrs["gen_ai.request.model"] = request_model
         if sent:
-            attrs.update(_request_params(sent[0]))
+            attrs.update(_request_params(bodies[0]))
+        answered = _completion_attrs(completion) if completion is not None else {}
+        attrs.update(answered)
         if completion is not None:
-            attrs.update(_completion_attrs(completion))
             if self.capture_content:
                 attrs["gen_ai.output.messages"] = json.dumps(
                     [{"role": "assistant", "parts": [{"type": "text", "content": _clip(redact_text(completion.text))}],
@@ -197,20 +200,20 @@ class OTelHook:
                 call.add_event("llmclient.hedge", {"llmclient.to_client": event.to_client,
                                                    "llmclient.after_s": event.after_s}, timestamp=ns(event.at))
         for index, request in enumerate(sent):
-            self._attempt_span(request, events, done, parent, ns, last=index == len(sent) - 1)
+            self._attempt_span(request, models[index], answered, events, done, parent, ns,
+                               last=index == len(sent) - 1)
         if error is not None:
             call.set_status(trace.Status(trace.StatusCode.ERROR, error.message[:500]))
         call.end(end_time=ns(done.at))
         self._record_metrics(attrs, done)
 
-    def _attempt_span(self, sent: RequestSent, events: list[Event], done: CallFinished, parent: Any,
-                      ns: Any, *, last: bool) -> None:
+    def _attempt_span(self, sent: RequestSent, model: str | None, answered: dict[str, Any], events: list[Event],
+                      done: CallFinished, parent: Any, ns: Any, *, last: bool) -> None:
         trace = self._trace
         same = [e for e in events if getattr(e, "attempt", None) == sent.attempt
                 and e.client_name == sent.client_name and e.at >= sent.at]
         answer = next((e for e in same if isinstance(e, ResponseReceived)), None)
         failure = next((e for e in same if isinstance(e, AttemptFailed)), None)
-        model = _request_model(sent)
         attrs: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": _provider(sent.provider),
                                  "llmclient.client_name": sent.client_name, "llmclient.attempt": sent.attempt}
         if model:
@@ -220,8 +223,8 @@ class OTelHook:
             attrs["http.response.status_code"] = answer.status_code
         completion = done.completion
         won = failure is None and completion is not None and completion.client_name == sent.client_name and last
-        if won and completion is not None:
-            attrs.update(_completion_attrs(completion))
+        if won:
+            attrs.update(answered)
         if failure is not None:
             attrs["error.type"] = type(failure.error).__name__
         if failure is not None:
@@ -275,17 +278,16 @@ def _body(sent: RequestSent) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _request_model(sent: RequestSent) -> str | None:
+def _request_model(sent: RequestSent, body: dict[str, Any]) -> str | None:
     """The model a request asked for: the body's ``model``, else the URL's (Gemini, Vertex, Bedrock)."""
-    model = _body(sent).get("model")
+    model = body.get("model")
     if isinstance(model, str) and model:
         return model
     found = _MODEL_IN_URL.search(urlsplit(sent.url).path)
     return found.group(1) if found else None
 
 
-def _request_params(sent: RequestSent) -> dict[str, Any]:
-    body = _body(sent)
+def _request_params(body: dict[str, Any]) -> dict[str, Any]:
     config = body.get("generationConfig") or body.get("inferenceConfig") or {}
     out: dict[str, Any] = {}
     for attr, names in (("gen_ai.request.max_tokens", ("max_tokens", "max_completion_tokens", "max_output_tokens",
