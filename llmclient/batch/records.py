@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from ..errors import LLMError
 from ..models import Attempt, Completion
+from ..providers.table import PROVIDERS
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -42,8 +43,8 @@ OUTPUT_FORMATS = ("llmclient", "openai")
 #: Which input line a record is for: ``("id", the id)``, or ``("line", n)`` for an id-less line.
 RecordKey = tuple[str, Union[str, int]]
 
-#: Providers whose answer body already is an OpenAI ``chat.completion``.
-_OPENAI_FAMILY = frozenset({"openai", "azure-openai", "openai-generic", "ollama", "openrouter"})
+#: Providers whose answer body already is an OpenAI ``chat.completion`` (from the provider table).
+_OPENAI_FAMILY = frozenset(spec.name for spec in PROVIDERS if spec.wire == "openai-chat")
 
 #: llmclient's finish reasons as OpenAI words (``other`` keeps the provider's word).
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter"}

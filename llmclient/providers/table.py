@@ -51,6 +51,9 @@ class ProviderSpec:
             built by calling ``client(name=, runtime=, retry_policy=, [auth=,] **kwargs,
             **options)``.
         title: What it talks to, in a few words, for messages and docs.
+        wire: The wire format of its answers when every model of it uses one (``"openai-chat"``
+            for every OpenAI-compatible row: the batch runner's OpenAI output keeps those bodies
+            as they are); None when it depends on the model (Vertex AI) or for composites.
     """
 
     name: str
@@ -62,6 +65,7 @@ class ProviderSpec:
     composite: bool = False
     builder: Any = None
     title: str = ""
+    wire: str | None = None
 
     @property
     def schema_file(self) -> str | None:
@@ -75,29 +79,31 @@ class ProviderSpec:
 
 
 _OPENAI_GENERIC = "llmclient.providers.openai:OpenAIGenericClient"
+_CHAT = "openai-chat"
 
 #: The built-in providers, in the order documentation lists them.
 PROVIDERS: tuple[ProviderSpec, ...] = (
     ProviderSpec("openai", "llmclient.providers.openai:OpenAIClient", aliases=("baml-openai-chat",),
-                 schema="openai.json", key_env=("OPENAI_API_KEY",), title="OpenAI's Chat Completions API"),
+                 schema="openai.json", key_env=("OPENAI_API_KEY",), title="OpenAI's Chat Completions API", wire=_CHAT),
     ProviderSpec("azure-openai", "llmclient.providers.azure:AzureOpenAIClient",
                  aliases=("openai/azure", "baml-azure-chat"), schema="azure-openai.json",
-                 key_env=("AZURE_OPENAI_API_KEY",), title="Azure OpenAI"),
+                 key_env=("AZURE_OPENAI_API_KEY",), title="Azure OpenAI", wire=_CHAT),
     ProviderSpec("openai-generic", _OPENAI_GENERIC, {"provider": "openai-generic"}, schema="openai-generic.json",
-                 title="any OpenAI-compatible server"),
+                 title="any OpenAI-compatible server", wire=_CHAT),
     ProviderSpec("ollama", _OPENAI_GENERIC, {"provider": "ollama"}, aliases=("baml-ollama-chat",),
-                 schema="openai.json", title="Ollama's OpenAI-compatible API"),
+                 schema="openai.json", title="Ollama's OpenAI-compatible API", wire=_CHAT),
     ProviderSpec("openrouter", _OPENAI_GENERIC, {"provider": "openrouter"}, schema="openai.json",
-                 key_env=("OPENROUTER_API_KEY",), title="OpenRouter"),
+                 key_env=("OPENROUTER_API_KEY",), title="OpenRouter", wire=_CHAT),
     ProviderSpec("anthropic", "llmclient.providers.anthropic:AnthropicClient", aliases=("baml-anthropic-chat",),
-                 schema="anthropic.json", key_env=("ANTHROPIC_API_KEY",), title="Anthropic's Messages API"),
+                 schema="anthropic.json", key_env=("ANTHROPIC_API_KEY",), title="Anthropic's Messages API",
+                 wire="anthropic-messages"),
     ProviderSpec("google-ai", "llmclient.providers.google:GoogleAIClient", schema="google-ai.json",
-                 key_env=("GOOGLE_API_KEY",), title="Google AI (Gemini API)"),
+                 key_env=("GOOGLE_API_KEY",), title="Google AI (Gemini API)", wire="gemini"),
     ProviderSpec("vertex-ai", "llmclient.providers.vertex:VertexAIClient", schema="vertex-ai.json",
                  key_env=("GOOGLE_APPLICATION_CREDENTIALS",), title="Google Cloud Vertex AI"),
     ProviderSpec("aws-bedrock", "llmclient.providers.bedrock:BedrockClient", schema="aws-bedrock.json",
                  key_env=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                          "AWS_BEARER_TOKEN_BEDROCK"), title="AWS Bedrock's Converse API"),
+                          "AWS_BEARER_TOKEN_BEDROCK"), title="AWS Bedrock's Converse API", wire="bedrock-converse"),
     ProviderSpec("fallback", "llmclient.strategies.fallback:FallbackClient", aliases=("baml-fallback",),
                  schema="fallback.json", composite=True, builder="llmclient.strategies.fallback:build_fallback",
                  title="the first of its clients that answers"),

@@ -68,6 +68,14 @@ def test_the_openai_compatible_rows_share_one_class_with_their_provider_name() -
         assert spec is not None and spec.client_name == "OpenAIGenericClient" and spec.kwargs == {"provider": name}
 
 
+def test_the_openai_chat_rows_are_the_openai_compatible_ones_and_the_batch_runner_reads_them() -> None:
+    from llmclient.batch import records
+
+    chat = {spec.name for spec in PROVIDERS if spec.wire == "openai-chat"}
+    assert chat == {"openai", "azure-openai", "openai-generic", "ollama", "openrouter"}
+    assert records._OPENAI_FAMILY == chat
+
+
 # A row's key variable is the one its module reads: a sentinel set there reaches the signed request.
 API_KEY_ROWS = {
     "openai": {"model": "m"},
