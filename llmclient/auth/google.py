@@ -29,7 +29,7 @@ from ..secrets import resolve, resolve_optional, to_ref
 from .base import AuthProvider
 
 __all__ = ["GoogleCredentials", "GoogleAuth", "GOOGLE_TOKEN_AUDIENCE", "CLOUD_PLATFORM_SCOPE", "EXPIRY_MARGIN_S",
-           "JWT_BEARER_GRANT", "adc_path"]
+           "JWT_BEARER_GRANT", "adc_path", "google_project"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,28 @@ def adc_path(environ: Mapping[str, str] | None = None) -> Path:
     if os.name == "nt" and env.get("APPDATA"):
         return Path(env["APPDATA"]) / "gcloud" / "application_default_credentials.json"
     return Path.home() / ".config" / "gcloud" / "application_default_credentials.json"
+
+
+def google_project(credentials: Callable[[], GoogleCredentials] | None,
+                   environ: Mapping[str, str] | None = None) -> str:
+    """The Google Cloud project of a client that names none: its credentials', else ``GOOGLE_CLOUD_PROJECT``.
+
+    Called when a Vertex client is built (never while a request is built), so that the
+    adapter stays pure. ``credentials`` finds the client's credentials (reading the key
+    file); None when a custom auth replaces them.
+
+    Raises:
+        ConfigError: The credentials cannot be read, or no project is named anywhere.
+    """
+    if credentials is not None:
+        found = credentials().project_id
+        if found:
+            return str(found)
+    env = (os.environ if environ is None else environ).get("GOOGLE_CLOUD_PROJECT")
+    if env:
+        return env
+    raise ConfigError("no Google Cloud project: give options.project_id, use a credentials file that names "
+                      "one, or set GOOGLE_CLOUD_PROJECT")
 
 
 class GoogleCredentials:

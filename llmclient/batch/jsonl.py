@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator, Union
 
 from ..errors import ConfigError
+from ..providers.token_estimate import estimate_tokens  # one rule with the leaf client's limiter; re-exported
 from .records import RecordKey, input_error_record, record_cost, record_state
 
 __all__ = ["InputLine", "InputScan", "DuplicateIdError", "OutputFile", "LineId", "PathLike", "read_input",
@@ -307,22 +308,6 @@ def read_done(path: PathLike, *, repair: bool = True) -> DoneSet:
     if bad_lines:
         log.warning("%s: %d unreadable line(s) in the middle of the output were kept as they are", path, bad_lines)
     return done
-
-
-def estimate_tokens(messages: Any, params: dict[str, Any]) -> int:
-    """A rough token estimate for rate limiting: prompt characters // 4, plus ``max_tokens`` (or 256)."""
-    chars = 0
-    if isinstance(messages, str):
-        chars = len(messages)
-    elif isinstance(messages, list):
-        for message in messages:
-            content = message.get("content") if isinstance(message, dict) else None
-            if isinstance(content, str):
-                chars += len(content)
-            elif isinstance(content, list):
-                chars += sum(len(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    max_tokens = params.get("max_tokens") or params.get("max_completion_tokens")
-    return chars // 4 + (max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 256)
 
 
 class OutputFile:

@@ -140,12 +140,9 @@ def _canonical_members(options: dict[str, Any], *, keep_weights: bool) -> dict[s
 
 def _canonical_bedrock(options: dict[str, Any]) -> dict[str, Any]:
     """Flatten Bedrock's nested ``credentials`` and rename ``model_id`` to ``model``."""
-    moved = ("credentials", "model_id")
-    result = {key: value for key, value in options.items() if key not in moved}
-    result.update(options.get("credentials", {}))
-    if "model_id" in options:
-        result["model"] = options["model_id"]
-    return result
+    from ..providers.bedrock import bedrock_options  # the provider's one rule, loaded with the first Bedrock client
+
+    return bedrock_options(options)
 
 
 def _canonical_policy(policy: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,8 @@ _AZURE_OPTIONS = ADAPTER_OPTIONS | {"resource_name", "deployment_id", "endpoint"
 class AzureOpenAIAdapter(OpenAIAdapter):
     """Chat Completions on an Azure OpenAI deployment."""
 
+    adapter_options = _AZURE_OPTIONS
+
     def __init__(self, options: Mapping[str, Any]) -> None:
         forms = [bool(options.get("resource_name") or options.get("deployment_id")),
                  options.get("base_url") is not None, options.get("endpoint") is not None]
@@ -48,10 +50,7 @@ class AzureOpenAIAdapter(OpenAIAdapter):
         self.model = to_ref(options.get("model"))
         self.api_version = to_ref(options.get("api_version", DEFAULT_AZURE_API_VERSION))
 
-    def adapter_options(self) -> frozenset[str]:
-        return _AZURE_OPTIONS
-
-    def url(self) -> str:
+    def url(self, *, stream: bool = False) -> str:
         if self.base_url is not None:
             base = str(resolve(self.base_url, what="base_url")).rstrip("/")
         elif self.endpoint is not None:

@@ -1,36 +1,56 @@
-"""The contract every provider implements, and the pieces adapters share.
+"""The provider contract: the adapter template and the stream-decoder contract.
 
-A provider is two things: a pure :class:`ProviderAdapter` (messages to an
-``HttpRequest``, an ``HttpResponse`` or a byte stream to a ``Completion`` or a typed error)
-and :class:`~llmclient.providers.leaf.LeafClient`, which runs it (sign, send, classify,
-retry; see :mod:`llmclient.providers.leaf`). ``LeafClient`` and ``COMMON_OPTIONS`` are
-re-exported here: plug-ins import them from this module.
+A provider is a pure :class:`ProviderAdapter` (a ``ChatRequest`` to an ``HttpRequest``; an
+``HttpResponse`` or a byte stream to a ``Completion`` or a typed error), run by
+:class:`~llmclient.providers.leaf.LeafClient` (sign, send, classify, retry).
+
+:class:`ProviderAdapter` is a template: it reads once what every adapter reads (``headers``,
+``query_params``, the role options, the body defaults), builds the headers with the one list
+of credential header names (:data:`~llmclient.redaction.SENSITIVE_HEADERS`), collecting the
+request's secrets as it goes, and reads every answer's JSON the same way (an empty body, a
+proxy's HTML page, an error object inside a 2xx). A provider module supplies only what its
+wire format says, as hooks: :meth:`~ProviderAdapter.url`, :meth:`~ProviderAdapter.body`,
+:meth:`~ProviderAdapter.completion_from`, :meth:`~ProviderAdapter.error_from` (and
+:meth:`~ProviderAdapter.error_object` where its error JSON is not ``{"error": {...}}``), and
+:meth:`~ProviderAdapter.stream_decoder`. Its stream decoder usually extends
+:class:`JsonEventDecoder`. Nothing here does I/O: credentials and lookups (a Vertex project,
+an AWS region) happen in ``auth/`` or when the client is built. ``LeafClient`` and
+``COMMON_OPTIONS`` are re-exported here: plug-ins import them from this module.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Protocol, TypeVar
+from urllib.parse import urlencode
 
-from ..errors import LLMError
-from ..models import ChatRequest, Chunk, Completion, HttpRequest, HttpResponse
+from ..errors import LLMError, ProviderError
+from ..models import ChatRequest, Chunk, Completion, HttpRequest, HttpResponse, ImagePart
+from ..redaction import SENSITIVE_HEADERS, redact_text
+from ..secrets import resolve, to_ref
 from .leaf import COMMON_OPTIONS, LeafClient
+from .roles import RolePolicy
+from .status import describe_unexpected_body, http_error, unexpected_success_body
 
-__all__ = ["ProviderAdapter", "StreamDecoder", "DeferredErrors", "LeafClient", "RolePolicy", "COMMON_OPTIONS",
-           "given_options"]
+__all__ = ["ProviderAdapter", "StreamDecoder", "JsonEventDecoder", "DeferredErrors", "LeafClient", "RolePolicy",
+           "COMMON_OPTIONS", "ADAPTER_OPTIONS", "given_options", "inline_image", "json_body"]
 
 _Item = TypeVar("_Item")
 
-log = logging.getLogger(__name__)
+#: Options every template adapter reads itself (with the leaf's :data:`COMMON_OPTIONS`): never body fields.
+ADAPTER_OPTIONS = frozenset({"base_url", "api_key", "headers", "query_params", "allowed_roles", "default_role",
+                             "remap_roles", "allowed_role_metadata"}) | COMMON_OPTIONS
 
 
 class StreamDecoder(Protocol):
     """Turns a provider's streamed body into chunks. Pure: bytes in, chunks out.
 
-    A body that holds no event at all (a gateway answering a streamed request with one JSON)
-    is read by ``finish`` as the provider's non-stream answer or error, never reported as a
-    connection closed early.
+    The same verbs as the wire decoders (:class:`~llmclient.wire.sse.SSEDecoder`,
+    :class:`~llmclient.wire.eventstream.EventStreamDecoder`): ``feed`` per network chunk,
+    ``finish`` at the end of the body. A body that holds no event at all (a gateway answering
+    a streamed request with one JSON) is read by ``finish`` as the provider's non-stream
+    answer or error, never reported as a connection closed early.
 
     Attributes:
         model: The model the answer names, once decoded (None until then).
@@ -58,13 +78,32 @@ class StreamDecoder(Protocol):
 
 
 def given_options(options: Mapping[str, Any], adapter_options: frozenset[str]) -> dict[str, Any]:
-    """A typed constructor's options as the adapter reads them.
+    """A typed constructor's options as the adapter reads them: the one rule every provider applies.
 
     ``None`` means "not given" for an option that configures the adapter (and for
     ``model``), but "remove this default" for a request body field, as ``null`` does in a
-    config.
+    config. (A provider without body fields, such as Bedrock, then names the option as unknown.)
     """
     return {k: v for k, v in options.items() if v is not None or k not in adapter_options and k != "model"}
+
+
+def json_body(body: Mapping[str, Any]) -> bytes:
+    """A request body as compact UTF-8 JSON (what every provider is sent)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def inline_image(part: ImagePart) -> tuple[str, str] | None:
+    """``(media type, base64 data)`` of an image sent inline: its bytes, or a ``data:`` URL's.
+
+    None for an image at a web address. The media type defaults to ``image/png``.
+    """
+    if part.data is not None:
+        return part.media_type or "image/png", part.data
+    url = part.url or ""
+    if url.startswith("data:") and ";base64," in url:
+        media_type, data = url[5:].split(";base64,", 1)
+        return media_type or "image/png", data
+    return None
 
 
 class DeferredErrors:
@@ -91,66 +130,194 @@ class DeferredErrors:
         return out
 
 
+class JsonEventDecoder(DeferredErrors):
+    """Base of a stream decoder whose events each carry one JSON object (every built-in one).
+
+    Holds what such a decoder keeps (``model``, ``response_id``, ``done``) and the rules they
+    share: an event that is not JSON is a :class:`ProviderError` quoting a redacted excerpt
+    ("malformed JSON in a stream event"), and an in-stream error that follows content is
+    deferred (:class:`DeferredErrors`). Subclasses write ``feed`` and ``finish``.
+
+    Args:
+        provider: The provider named in errors.
+        secrets: Credentials the request carried, scrubbed from every excerpt.
+    """
+
+    def __init__(self, provider: str, secrets: tuple[str, ...]) -> None:
+        self.provider = provider
+        self._secrets = secrets
+        self.model: str | None = None
+        self.response_id: str | None = None
+        self.done = False
+        self._error: LLMError | None = None
+
+    def response_id_of(self, headers: Mapping[str, str]) -> str | None:
+        """The id found in the events (see :class:`StreamDecoder`)."""
+        return self.response_id
+
+    def event_json(self, data: str | bytes, what: str = "a stream event") -> Any:
+        """``data`` parsed as JSON; raises "malformed JSON in ``what``" (redacted excerpt) otherwise."""
+        try:
+            return json.loads(data)
+        except ValueError:
+            text = data[:120] if isinstance(data, str) else data[:120].decode("utf-8", "replace")
+            raise ProviderError(f"malformed JSON in {what}: {redact_text(text, self._secrets)!r}",
+                                provider=self.provider) from None
+
+    def event_object(self, data: str | bytes, what: str = "a stream event") -> dict[str, Any]:
+        """``data`` parsed as a JSON object; raises for malformed JSON or another JSON value."""
+        obj = self.event_json(data, what)
+        if not isinstance(obj, dict):
+            raise ProviderError(f"{what} is not a JSON object", provider=self.provider)
+        return obj
+
+
 class ProviderAdapter(ABC):
-    """Pure translation between llmclient's values and one provider's HTTP wire format."""
+    """Pure translation between llmclient's values and one provider's HTTP wire format: a template.
+
+    The constructor reads the options every adapter reads; :meth:`build_request`,
+    :meth:`parse_response` and :meth:`parse_error` are written here over the hooks a
+    provider supplies. A plug-in adapter may still override those three whole (then it need
+    not call this constructor); :meth:`stream_decoder` is always its own.
+
+    Args:
+        options: The client's options (env references allowed in string values): ``headers``
+            and ``query_params`` (resolved per request), the role options (:class:`RolePolicy`),
+            and every option not in :attr:`adapter_options`, kept as a body default.
+    """
 
     provider: str = ""
     #: The response header carrying the provider's request id.
     request_id_header: str = "x-request-id"
+    #: Option names that configure the adapter rather than the body.
+    adapter_options: frozenset[str] = ADAPTER_OPTIONS
+    #: The roles a model takes when the options do not say (``allowed_roles``).
+    default_allowed_roles: tuple[str, ...] = ("system", "user", "assistant", "tool")
+    #: What a 2xx answer should be, for "expected ..." errors.
+    answer_kind: str = "a JSON answer"
+    #: What an error answer should be, for "expected ..." errors.
+    error_kind: str = "an error JSON"
 
-    @abstractmethod
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self.headers = {k: to_ref(v) for k, v in (options.get("headers") or {}).items()}
+        self.query_params = {k: to_ref(v) for k, v in (options.get("query_params") or {}).items()}
+        self.roles = RolePolicy(options, self.default_allowed_roles)
+        self.body_defaults = {k: to_ref(v) for k, v in options.items() if k not in self.adapter_options}
+
+    # -- the request ------------------------------------------------------------------
     def build_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
-        """The unsigned HTTP request for ``request`` (env references resolved now)."""
+        """The unsigned HTTP request for ``request`` (env references resolved now).
 
-    @abstractmethod
+        A POST of :meth:`body` (None fields dropped) to :meth:`url`, with :meth:`request_headers`.
+        """
+        headers, secrets = self.request_headers(stream=stream)
+        body = {k: v for k, v in self.body(request, stream=stream).items() if v is not None}
+        return HttpRequest("POST", self.url(stream=stream), headers, json_body(body), stream, secrets)
+
+    def url(self, *, stream: bool) -> str:
+        """Hook: the full URL of one call (with :meth:`query_string`)."""
+        raise NotImplementedError(f"{type(self).__name__} must define url() or build_request()")
+
+    def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        """Hook: the JSON body for ``request`` (fields that are None are dropped)."""
+        raise NotImplementedError(f"{type(self).__name__} must define body() or build_request()")
+
+    def default_headers(self, *, stream: bool) -> dict[str, str]:
+        """Hook: the headers sent unless the ``headers`` option names them (JSON in, JSON or SSE out)."""
+        return {"Content-Type": "application/json", "Accept": "text/event-stream" if stream else "application/json"}
+
+    def request_headers(self, *, stream: bool) -> tuple[dict[str, str], tuple[str, ...]]:
+        """``(headers, secrets)``: :meth:`default_headers`, then the ``headers`` option (resolved now).
+
+        A header of the option replaces ours whatever its case. Every value under a name of
+        :data:`~llmclient.redaction.SENSITIVE_HEADERS` is a secret (and so is the bare token
+        of a ``Bearer <token>``), so that an echo of it is redacted.
+        """
+        given = {k.lower() for k in self.headers}
+        headers = {k: v for k, v in self.default_headers(stream=stream).items() if k.lower() not in given}
+        secrets: list[str] = []
+        for key, value in self.headers.items():
+            headers[key] = resolved = str(resolve(value, what=f"header {key}"))
+            if key.lower() in SENSITIVE_HEADERS and resolved:
+                secrets.append(resolved)
+                token = resolved.partition(" ")[2].strip()
+                if token:
+                    secrets.append(token)
+        return headers, tuple(secrets)
+
+    def query_string(self, extra: Mapping[str, str] | None = None) -> str:
+        """``?a=b`` from ``extra`` and the ``query_params`` option (resolved now; it wins); '' when empty."""
+        given = {k: str(resolve(v, what=f"query_params.{k}")) for k, v in self.query_params.items()}
+        params = {**(extra or {}), **given}
+        return "?" + urlencode(params) if params else ""
+
+    def resolved_defaults(self) -> dict[str, Any]:
+        """The body defaults (options that are body fields), env references resolved now."""
+        return {k: resolve(v, what=f"option {k}") for k, v in self.body_defaults.items()}
+
+    # -- the answer -------------------------------------------------------------------
     def parse_response(self, response: HttpResponse, secrets: tuple[str, ...]) -> Completion:
-        """The completion in a 2xx answer; raises a typed error when it holds none."""
+        """The completion in a 2xx answer; raises a typed error when it holds none.
 
-    @abstractmethod
+        A body that is not JSON (empty, a proxy's HTML page) or not an object is a
+        ProviderError describing it; an error object (:meth:`error_object`) is its typed
+        error; anything else goes to :meth:`completion_from`.
+        """
+        try:
+            data = self.unwrap(response.json())
+        except ValueError:
+            raise unexpected_success_body(response, provider=self.provider, what=self.answer_kind,
+                                          secrets=secrets) from None
+        if not isinstance(data, dict):
+            raise unexpected_success_body(response, provider=self.provider, what="a JSON object", secrets=secrets)
+        error = self.error_object(data, response)
+        if error is not None:
+            raise self.error_from(error, response=response, secrets=secrets)
+        return self.completion_from(data, response, secrets)
+
     def parse_error(self, response: HttpResponse, secrets: tuple[str, ...]) -> LLMError:
-        """The typed error for a non-2xx answer."""
+        """The typed error for a non-2xx answer: its error object's, else one describing the body."""
+        try:
+            data = self.unwrap(response.json())
+        except ValueError:
+            data = None
+        error = self.error_object(data if isinstance(data, dict) else {}, response)
+        if error is not None:
+            return self.error_from(error, response=response, secrets=secrets)
+        return http_error(response, describe_unexpected_body(response, self.error_kind), provider=self.provider,
+                          secrets=secrets, request_id_header=self.request_id_header)
+
+    def unwrap(self, data: Any) -> Any:
+        """Hook: the answer inside a body's JSON (Gemini's may be a one-item array)."""
+        return data
+
+    def error_object(self, data: Mapping[str, Any], response: HttpResponse | None) -> Mapping[str, Any] | None:
+        """Hook: the provider's error object in an answer's JSON, or None (default: ``{"error": {...}}``)."""
+        error = data.get("error")
+        return error if isinstance(error, Mapping) else None
+
+    def error_from(self, error: Mapping[str, Any], *, response: HttpResponse | None,
+                   secrets: tuple[str, ...]) -> LLMError:
+        """Hook: the typed error for the provider's error object.
+
+        ``response`` is the answer that carried it (the class follows its status), or None
+        for an error event inside a 200 stream. The default reads only ``message``.
+        """
+        message = str(error.get("message") or "unknown error")
+        if response is not None:
+            return http_error(response, message, provider=self.provider, secrets=secrets,
+                              request_id_header=self.request_id_header)
+        return ProviderError(redact_text(message, secrets), provider=self.provider)
+
+    def completion_from(self, data: dict[str, Any], response: HttpResponse, secrets: tuple[str, ...]) -> Completion:
+        """Hook: the completion in a 2xx answer's JSON object (raise :meth:`lacks` when there is none)."""
+        raise NotImplementedError(f"{type(self).__name__} must define completion_from() or parse_response()")
+
+    def lacks(self, response: HttpResponse, what: str, secrets: tuple[str, ...]) -> ProviderError:
+        """The error for a 2xx JSON answer without the answer (``what``: "no choices"...)."""
+        return ProviderError(f"the answer has {what}", provider=self.provider, status_code=response.status_code,
+                             body=redact_text(response.body[:2000].decode("utf-8", "replace"), secrets))
 
     @abstractmethod
     def stream_decoder(self, secrets: tuple[str, ...]) -> StreamDecoder:
         """A fresh decoder for one streamed answer."""
-
-
-class RolePolicy:
-    """Which message roles a model takes, and what the others become.
-
-    A role outside ``allowed_roles`` becomes ``default_role``; then ``remap_roles``
-    renames roles to the provider's own words (e.g. ``{"system": "developer"}``).
-    ``allowed_role_metadata`` lists the message metadata keys forwarded (``"all"``).
-    """
-
-    def __init__(self, options: Mapping[str, Any], default_allowed: Sequence[str]) -> None:
-        self.allowed = tuple(options.get("allowed_roles") or default_allowed)
-        default = options.get("default_role")
-        self.default = default or ("user" if "user" in self.allowed else self.allowed[0])
-        self.remap = dict(options.get("remap_roles") or {})
-        metadata = options.get("allowed_role_metadata")
-        self.metadata_all = metadata == "all"
-        self.metadata_keys = frozenset(metadata) if isinstance(metadata, (list, tuple)) else frozenset()
-
-    def role(self, role: str) -> str:
-        """The role to send for a message written with ``role``."""
-        if role not in self.allowed:
-            role = self.default
-        return str(self.remap.get(role, role))
-
-    def metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
-        """The message metadata that may be forwarded."""
-        if not metadata:
-            return {}
-        if self.metadata_all:
-            return dict(metadata)
-        return {k: v for k, v in metadata.items() if k in self.metadata_keys}
-
-
-def _estimate_tokens(request: ChatRequest) -> int:
-    """A rough token estimate for rate limiting: prompt characters / 4 plus the answer's budget."""
-    prompt = sum(len(m.text) for m in request.messages) // 4
-    answer = request.params.get("max_tokens") or request.params.get("max_completion_tokens") or 256
-    return int(prompt + answer)
-
-

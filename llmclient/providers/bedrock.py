@@ -18,25 +18,20 @@ from urllib.parse import quote
 
 from ..auth.aws import AwsCredentialSource, BedrockAuth
 from ..auth.base import AuthProvider
-from ..errors import ConfigError, LLMError, ProviderError
-from ..models import (
-    ChatRequest,
-    Completion,
-    HttpRequest,
-    HttpResponse,
-    ImagePart,
-    Message,
-    TextPart,
-    ToolCall,
-    to_tools,
-)
-from ..redaction import redact_text
+from ..errors import ConfigError, LLMError
+from ..models import ChatRequest, Completion, HttpResponse, ImagePart, Message, TextPart, ToolCall, to_tools
 from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
-from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, RolePolicy
-from .bedrock_stream import STOP_REASONS, BedrockStreamDecoder, bedrock_error_class, bedrock_usage
-from .status import generic_error, http_error, unexpected_success_body
+from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, given_options, inline_image
+from .bedrock_stream import (
+    STOP_REASONS,
+    BedrockStreamDecoder,
+    bedrock_error,
+    bedrock_error_class,
+    bedrock_error_object,
+    bedrock_usage,
+)
 
 __all__ = ["BedrockAdapter", "BedrockStreamDecoder", "BedrockClient", "bedrock_usage", "bedrock_error_class",
            "STOP_REASONS", "BEDROCK_OPTIONS"]
@@ -67,6 +62,9 @@ class BedrockAdapter(ProviderAdapter):
 
     provider = PROVIDER
     request_id_header = "x-amzn-requestid"
+    adapter_options = BEDROCK_OPTIONS
+    answer_kind = "Converse JSON"
+    error_kind = "a Bedrock error JSON"
 
     def __init__(self, options: Mapping[str, Any], source: AwsCredentialSource) -> None:
         unknown = sorted(set(options) - BEDROCK_OPTIONS)
@@ -76,11 +74,10 @@ class BedrockAdapter(ProviderAdapter):
         if options.get("model") is None:
             raise ConfigError("provider aws-bedrock needs options.model (or model_id), e.g. "
                               "anthropic.claude-3-5-sonnet-20240620-v1:0")
+        super().__init__(options)
         self.model = to_ref(options["model"])
         self.source = source
         self.endpoint_url = to_ref(options.get("endpoint_url"))
-        self.headers = {k: to_ref(v) for k, v in (options.get("headers") or {}).items()}
-        self.roles = RolePolicy(options, ("system", "user", "assistant", "tool"))
         self.inference = dict(options.get("inference_configuration") or {})
         unknown = sorted(set(self.inference) - set(INFERENCE_FIELDS))
         if unknown:
@@ -101,15 +98,11 @@ class BedrockAdapter(ProviderAdapter):
             base = f"https://bedrock-runtime.{self.source.region()}.amazonaws.com"
         return f"{base}/model/{quote(self.model_id(), safe='')}/{'converse-stream' if stream else 'converse'}"
 
-    def build_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
-        body = self.body(request)
-        headers = {"Content-Type": "application/json"}
-        for key, value in self.headers.items():
-            headers[key] = str(resolve(value, what=f"header {key}"))
-        return HttpRequest("POST", self.url(stream=stream), headers,
-                           json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), stream)
+    def default_headers(self, *, stream: bool) -> dict[str, str]:
+        """JSON in; the answer's type is the API's own (JSON, or an AWS event stream)."""
+        return {"Content-Type": "application/json"}
 
-    def body(self, request: ChatRequest) -> dict[str, Any]:
+    def body(self, request: ChatRequest, *, stream: bool = False) -> dict[str, Any]:
         """The Converse JSON body for ``request``."""
         inference: dict[str, Any] = {}
         additional: dict[str, Any] = {}
@@ -175,16 +168,10 @@ class BedrockAdapter(ProviderAdapter):
         return system, out
 
     # -- response -------------------------------------------------------------------
-    def parse_response(self, response: HttpResponse, secrets: tuple[str, ...]) -> Completion:
-        try:
-            data = response.json()
-        except ValueError:
-            raise unexpected_success_body(response, provider=PROVIDER, what="Converse JSON", secrets=secrets) from None
-        message = ((data.get("output") or {}).get("message") if isinstance(data, dict) else None)
+    def completion_from(self, data: dict[str, Any], response: HttpResponse, secrets: tuple[str, ...]) -> Completion:
+        message = (data.get("output") or {}).get("message") if isinstance(data.get("output"), dict) else None
         if not isinstance(message, dict):
-            raise ProviderError("the answer has no output.message", provider=PROVIDER,
-                                status_code=response.status_code,
-                                body=redact_text(response.body[:2000].decode("utf-8", "replace"), secrets))
+            raise self.lacks(response, "no output.message", secrets)
         texts: list[str] = []
         thinking: list[str] = []
         calls: list[ToolCall] = []
@@ -208,22 +195,14 @@ class BedrockAdapter(ProviderAdapter):
                           model=self.model_id(), thinking="".join(thinking) or None, raw=data,
                           response_id=response.headers.get(self.request_id_header))
 
-    def parse_error(self, response: HttpResponse, secrets: tuple[str, ...]) -> LLMError:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        code = response.headers.get("x-amzn-errortype", "").split(":", 1)[0].strip()
-        if not code and isinstance(data, dict):
-            code = str(data.get("code") or data.get("Code") or data.get("__type") or "").rsplit("#", 1)[-1]
-        message = ""
-        if isinstance(data, dict):
-            message = str(data.get("message") or data.get("Message") or "")
-        if not code and not message:
-            return generic_error(response, provider=PROVIDER, what="a Bedrock error JSON", secrets=secrets)
-        cls, retryable = bedrock_error_class(code, response.status_code) if code else (None, None)
-        return http_error(response, message or code, provider=PROVIDER, secrets=secrets, cls=cls,
-                          code=code or None, retryable=retryable, request_id_header=self.request_id_header)
+    def error_object(self, data: Mapping[str, Any], response: HttpResponse | None) -> Mapping[str, Any] | None:
+        """``{"code", "message"}`` from the ``x-amzn-ErrorType`` header and the body (``__type``...)."""
+        return bedrock_error_object(data, {} if response is None else response.headers)
+
+    def error_from(self, error: Mapping[str, Any], *, response: HttpResponse | None,
+                   secrets: tuple[str, ...]) -> LLMError:
+        return bedrock_error(str(error.get("code") or ""), str(error.get("message") or ""), response=response,
+                             secrets=secrets)
 
     def stream_decoder(self, secrets: tuple[str, ...]) -> BedrockStreamDecoder:
         return BedrockStreamDecoder(self.model_id(), secrets, parse=self.parse_response)
@@ -259,14 +238,12 @@ def _render_part(part: Any) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"text": part.text}
     if isinstance(part, ImagePart):
-        data, media_type = part.data, part.media_type
-        url = part.url or ""
-        if data is None and url.startswith("data:") and ";base64," in url:
-            media_type, data = url[5:].split(";base64,", 1)
-        if data is None:
+        inline = inline_image(part)
+        if inline is None:
             raise ConfigError("Bedrock takes images as bytes: use ImagePart.from_bytes(...) or a data: URL, "
                               "not a web address")
-        fmt = _IMAGE_FORMATS.get((media_type or "image/png").lower())
+        media_type, data = inline
+        fmt = _IMAGE_FORMATS.get(media_type.lower())
         if fmt is None:
             raise ConfigError(f"Bedrock does not take images of type {media_type!r} (png, jpeg, gif, webp)")
         return {"image": {"format": fmt, "source": {"bytes": data}}}
@@ -274,15 +251,23 @@ def _render_part(part: Any) -> dict[str, Any]:
 
 
 def bedrock_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Canonical options: nested ``credentials`` flattened, ``model_id`` renamed, Nones dropped."""
-    opts = {k: v for k, v in options.items() if v is not None and k not in ("credentials", "model_id")}
+    """Canonical options: nested ``credentials`` flattened, ``model_id`` renamed ``model``.
+
+    The one implementation, for typed constructors and configs alike (``None`` values are
+    the caller's business: see :func:`~llmclient.providers.base.given_options`).
+
+    Raises:
+        ConfigError: ``credentials`` is not an object, or a key is given both flat and inside it
+            (or both ``model`` and ``model_id``).
+    """
+    opts = {k: v for k, v in options.items() if k not in ("credentials", "model_id")}
     credentials = options.get("credentials")
     if credentials is not None:
         if not isinstance(credentials, Mapping):
             raise ConfigError("options.credentials of aws-bedrock must be an object (access_key_id, "
                               "secret_access_key, session_token, profile)")
         for key, value in credentials.items():
-            if key in opts:
+            if opts.get(key) is not None:
                 raise ConfigError(f"give {key} flat or inside credentials, not both")
             opts[key] = value
     if options.get("model_id") is not None:
@@ -319,7 +304,8 @@ class BedrockClient(LeafClient):
                  retry_policy: RetryPolicy | None = None, runtime: Runtime | None = None,
                  auth: AuthProvider | None = None, **options: Any) -> None:
         name = name or self.provider_name
-        opts = bedrock_options({"model": model, "region": region, **options})
+        opts = bedrock_options(given_options({"model": model, "region": region, **options},
+                                             BEDROCK_OPTIONS | {"credentials", "model_id"}))
         if opts.get("api_key") is not None and any(k in opts for k in ("access_key_id", "profile")):
             raise ConfigError("api_key (a Bedrock API key) replaces AWS credentials: give one or the other",
                               client_name=name)

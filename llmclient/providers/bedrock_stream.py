@@ -6,18 +6,18 @@ exception frames (``:exception-type``), so that both name the same classes.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Mapping
 
 from ..errors import AuthError, InvalidRequestError, LLMError, ProviderError, RateLimitError
 from ..models import UNKNOWN_USAGE, Chunk, Completion, HttpResponse, ToolCallDelta, Usage
 from ..redaction import redact_text
 from ..wire.eventstream import EventFrame, EventStreamDecoder
-from .base import DeferredErrors
+from .base import JsonEventDecoder
 from .plain_body import MAX_PLAIN_BODY, PlainBody, completion_chunks, not_an_event_stream
-from .status import class_for_status
+from .status import class_for_status, http_error
 
-__all__ = ["BedrockStreamDecoder", "bedrock_error_class", "bedrock_usage", "STOP_REASONS"]
+__all__ = ["BedrockStreamDecoder", "bedrock_error", "bedrock_error_class", "bedrock_error_object", "bedrock_usage",
+           "STOP_REASONS"]
 
 PROVIDER = "aws-bedrock"
 
@@ -84,7 +84,36 @@ _CODE_STATUS = {"ValidationException": 400, "ServiceQuotaExceededException": 400
 _STATUS_OF: dict[type[LLMError], int] = {AuthError: 403, RateLimitError: 429, InvalidRequestError: 400}
 
 
-class BedrockStreamDecoder(DeferredErrors):
+def bedrock_error_object(data: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, str] | None:
+    """``{"code", "message"}`` of a Bedrock error: the exception name from the ``x-amzn-ErrorType``
+    header, else the body's ``code``/``Code``/``__type``; the body's ``message``. None when neither."""
+    code = headers.get("x-amzn-errortype", "").split(":", 1)[0].strip()
+    if not code:
+        code = str(data.get("code") or data.get("Code") or data.get("__type") or "").rsplit("#", 1)[-1]
+    message = str(data.get("message") or data.get("Message") or "")
+    return {"code": code, "message": message} if code or message else None
+
+
+def bedrock_error(code: str, message: str, *, response: HttpResponse | None, secrets: tuple[str, ...],
+                  body: str = "") -> LLMError:
+    """The typed error for a Bedrock exception name and message.
+
+    With ``response`` (an error answer) the class comes from the name, else from the status;
+    without (an error JSON where a stream was expected) the status is the one the service
+    answers that exception with. ``body`` is kept (redacted) on the latter.
+    """
+    if response is not None:
+        cls, retryable = bedrock_error_class(code, response.status_code) if code else (None, None)
+        return http_error(response, message or code, provider=PROVIDER, secrets=secrets, cls=cls,
+                          code=code or None, retryable=retryable, request_id_header="x-amzn-requestid")
+    name = code[:1].upper() + code[1:]
+    error_cls, retry = bedrock_error_class(code, _CODE_STATUS.get(name, 500))
+    return error_cls(redact_text(message or code, secrets), provider=PROVIDER, code=redact_text(code, secrets) or None,
+                     retryable=retry, status_code=_CODE_STATUS.get(name) or _STATUS_OF.get(error_cls, 500),
+                     body=redact_text(body[:2000], secrets))
+
+
+class BedrockStreamDecoder(JsonEventDecoder):
     """ConverseStream event frames to chunks; an exception frame raises the class it names.
 
     Text blocks have no start event; a tool block starts with ``contentBlockStart`` (id and
@@ -106,10 +135,8 @@ class BedrockStreamDecoder(DeferredErrors):
 
     def __init__(self, model: str | None, secrets: tuple[str, ...],
                  parse: Callable[[HttpResponse, tuple[str, ...]], Completion] | None = None) -> None:
+        super().__init__(PROVIDER, secrets)
         self.model = model
-        self.response_id: str | None = None
-        self.done = False
-        self._secrets = secrets
         self._parse = parse
         self._frames = EventStreamDecoder(PROVIDER)
         self._plain: bytearray | None = None
@@ -117,9 +144,9 @@ class BedrockStreamDecoder(DeferredErrors):
         self._tools: dict[int, int] = {}
         self._stopped = False
         self._metadata = False
-        self._error: LLMError | None = None
 
     def response_id_of(self, headers: Mapping[str, str]) -> str | None:
+        """The ``x-amzn-requestid`` header: a Converse answer carries no id of its own."""
         return headers.get("x-amzn-requestid")
 
     def feed(self, data: bytes) -> list[Chunk]:
@@ -140,7 +167,7 @@ class BedrockStreamDecoder(DeferredErrors):
     def finish(self) -> list[Chunk]:
         if self._plain is not None:
             return self._plain_body(self._plain)
-        out = self._chunks(self._frames.flush())
+        out = self._chunks(self._frames.finish())
         if not self._stopped:
             raise ProviderError("the event stream ended before messageStop: the connection was closed early",
                                 provider=PROVIDER)
@@ -155,27 +182,16 @@ class BedrockStreamDecoder(DeferredErrors):
         if isinstance(obj, dict) and isinstance(obj.get("output"), dict) and self._parse is not None:
             completion = self._parse(HttpResponse(200, {}, text.encode()), self._secrets)
             return completion_chunks(completion)
-        if isinstance(obj, dict):
-            code = str(obj.get("__type") or obj.get("code") or obj.get("Code") or "").rsplit("#", 1)[-1]
-            message = obj.get("message") or obj.get("Message")
-            if code or message:
-                cls, retryable = bedrock_error_class(code, _CODE_STATUS.get(code[:1].upper() + code[1:], 500))
-                status = _CODE_STATUS.get(code[:1].upper() + code[1:]) or _STATUS_OF.get(cls, 500)
-                raise cls(redact_text(str(message or code), self._secrets), provider=PROVIDER,
-                          code=redact_text(code, self._secrets) or None, retryable=retryable, status_code=status,
-                          body=redact_text(text[:2000], self._secrets))
+        error = bedrock_error_object(obj, {}) if isinstance(obj, dict) else None
+        if error is not None:
+            raise bedrock_error(error["code"], error["message"], response=None, secrets=self._secrets, body=text)
         raise plain.not_a_stream()
 
     def _chunks(self, frames: list[EventFrame]) -> list[Chunk]:
         return self._decode(frames, self._chunk)
 
     def _payload(self, frame: EventFrame) -> dict[str, Any]:
-        try:
-            data = json.loads(frame.payload or b"{}")
-        except ValueError:
-            text = redact_text(frame.payload[:120].decode("utf-8", "replace"), self._secrets)
-            raise ProviderError(f"malformed JSON in a {frame.event_type or 'stream'} frame: {text!r}",
-                                provider=PROVIDER) from None
+        data = self.event_json(frame.payload or b"{}", what=f"a {frame.event_type or 'stream'} frame")
         return data if isinstance(data, dict) else {}
 
     def _chunk(self, frame: EventFrame) -> Chunk | None:

@@ -29,8 +29,9 @@ from ..models import (
 )
 from ..redaction import redact_text
 from ..wire.sse import SSEDecoder
-from .base import DeferredErrors, RolePolicy
+from .base import JsonEventDecoder, inline_image
 from .plain_body import PlainBody
+from .roles import RolePolicy
 from .status import class_for_status, http_error
 
 __all__ = ["GeminiStreamDecoder", "gemini_body", "gemini_contents", "gemini_completion", "gemini_error",
@@ -146,12 +147,10 @@ def _render_part(part: Any) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"text": part.text}
     if isinstance(part, ImagePart):
-        if part.data is not None:
-            return {"inlineData": {"mimeType": part.media_type or "image/png", "data": part.data}}
+        inline = inline_image(part)
+        if inline is not None:
+            return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
         url = part.url or ""
-        if url.startswith("data:") and ";base64," in url:
-            head, data = url[5:].split(";base64,", 1)
-            return {"inlineData": {"mimeType": head or "image/png", "data": data}}
         media_type = part.media_type or mimetypes.guess_type(url.split("?")[0])[0]
         return {"fileData": {**({"mimeType": media_type} if media_type else {}), "fileUri": url}}
     raise ConfigError(f"cannot send a {type(part).__name__} to the Gemini API")
@@ -295,7 +294,7 @@ def gemini_error(error: Mapping[str, Any], *, provider: str, response: HttpRespo
 
 
 # -- stream -------------------------------------------------------------------------------
-class GeminiStreamDecoder(DeferredErrors):
+class GeminiStreamDecoder(JsonEventDecoder):
     """``alt=sse`` events, each a whole ``GenerateContentResponse`` holding only new text, to chunks.
 
     No ``[DONE]``: the last chunk is the one whose candidates carry a ``finishReason`` (its
@@ -309,40 +308,32 @@ class GeminiStreamDecoder(DeferredErrors):
     """
 
     def __init__(self, provider: str, secrets: tuple[str, ...]) -> None:
-        self._provider = provider
-        self._secrets = secrets
+        super().__init__(provider, secrets)
         self._sse = SSEDecoder(keep_stray_lines=True)
         self._plain = PlainBody(provider, secrets)
-        self.model: str | None = None
-        self.response_id: str | None = None
-        self.done = False
         self._calls = 0
         self._produced = False
         self._usage_seen = False
-        self._error: LLMError | None = None
-
-    def response_id_of(self, headers: Mapping[str, str]) -> str | None:
-        return self.response_id
 
     def feed(self, data: bytes) -> list[Chunk]:
         return self._chunks(self._sse.feed(data))
 
     def finish(self) -> list[Chunk]:
-        out = self._chunks(self._sse.flush())
+        out = self._chunks(self._sse.finish())
         if self._plain.lines:
             if not self._produced:
                 raise self._plain.not_a_stream()
             text = redact_text(self._plain.text()[:120], self._secrets)
-            raise ProviderError(f"unreadable text in the stream: {text!r}", provider=self._provider)
+            raise ProviderError(f"unreadable text in the stream: {text!r}", provider=self.provider)
         if not self._produced:
-            raise ProviderError("the stream ended without any content or finish reason", provider=self._provider)
+            raise ProviderError("the stream ended without any content or finish reason", provider=self.provider)
         if not self._usage_seen:
             self._usage_seen = True
             out.append(Chunk(usage=UNKNOWN_USAGE))  # the server sent none: unknown, not zero
         return out
 
     def _chunks(self, events: list[Any]) -> list[Chunk]:
-        out = self._decode(events, lambda event: self._chunk(self._json(event.data)))
+        out = self._decode(events, lambda event: self._chunk(self.event_json(event.data)))
         if self._error is None and self._sse.stray_lines:
             try:
                 bare = self._bare_json()  # JSON sent outside the SSE framing
@@ -354,13 +345,6 @@ class GeminiStreamDecoder(DeferredErrors):
             if bare:
                 out.extend(self._decode(bare, self._chunk))
         return out
-
-    def _json(self, data: str) -> Any:
-        try:
-            return json.loads(data)
-        except ValueError:
-            raise ProviderError(f"malformed JSON in a stream event: {redact_text(data[:120], self._secrets)!r}",
-                                provider=self._provider) from None
 
     def _bare_json(self) -> list[Any]:
         """Collect lines sent outside SSE framing; once they form one JSON value, the objects it
@@ -377,7 +361,7 @@ class GeminiStreamDecoder(DeferredErrors):
         items = obj if isinstance(obj, list) else [obj]
         for item in items:
             if isinstance(item, dict) and isinstance(item.get("error"), dict):
-                raise gemini_error(item["error"], provider=self._provider, response=None, secrets=self._secrets)
+                raise gemini_error(item["error"], provider=self.provider, response=None, secrets=self._secrets)
         if not self._produced and not any(isinstance(i, dict) and _ANSWER_KEYS & i.keys() for i in items):
             raise self._plain.not_a_stream()  # JSON, but neither an answer nor an error
         self._plain.lines, self._plain.size = [], 0
@@ -385,9 +369,9 @@ class GeminiStreamDecoder(DeferredErrors):
 
     def _chunk(self, obj: Any) -> Chunk | None:
         if not isinstance(obj, dict):
-            raise ProviderError("a stream event is not a JSON object", provider=self._provider)
+            raise ProviderError("a stream event is not a JSON object", provider=self.provider)
         if isinstance(obj.get("error"), dict):
-            raise gemini_error(obj["error"], provider=self._provider, response=None, secrets=self._secrets)
+            raise gemini_error(obj["error"], provider=self.provider, response=None, secrets=self._secrets)
         self.model = obj.get("modelVersion") or self.model
         self.response_id = obj.get("responseId") or self.response_id
         candidate, parts = _candidate_parts(obj)

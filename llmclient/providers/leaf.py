@@ -186,9 +186,9 @@ class LeafClient(Client):
         """Run ``attempt`` until it succeeds or the call's RetryState gives up (it counts every try)."""
         runtime = self.runtime
         state = RetryState(self.retry_policy, random=runtime.random)
-        from .base import _estimate_tokens  # base imports this module; the estimate lives there for now
+        from .token_estimate import estimate_tokens  # one estimate, shared with the batch runners
 
-        estimate = _estimate_tokens(request) if self.rate_limiter is not None else 0
+        estimate = estimate_tokens(request.messages, request.params) if self.rate_limiter is not None else 0
         while True:
             if context.cancel is not None:
                 context.cancel.raise_if_cancelled()

@@ -29,13 +29,13 @@ _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 class ReadsAnswers(Protocol):
-    """What :meth:`PlainBody.answer` needs of a provider adapter (OpenAI's and Anthropic's have it)."""
+    """What :meth:`PlainBody.answer` needs of a provider adapter (every template adapter has it)."""
 
     def parse_response(self, response: HttpResponse, secrets: tuple[str, ...]) -> Completion:
         """The completion in a 2xx answer."""
 
-    def error_from_object(self, error: Mapping[str, Any], *, response: HttpResponse | None,
-                          secrets: tuple[str, ...]) -> LLMError:
+    def error_from(self, error: Mapping[str, Any], *, response: HttpResponse | None,
+                   secrets: tuple[str, ...]) -> LLMError:
         """The typed error for the provider's error object."""
 
 
@@ -93,8 +93,8 @@ class PlainBody:
         obj = self.json()
         if isinstance(obj, dict) and (obj.get("error") or obj.get("type") == "error"):
             error = obj.get("error")
-            raise adapter.error_from_object(error if isinstance(error, dict) else {"message": str(error or "")},
-                                            response=None, secrets=self._secrets)
+            raise adapter.error_from(error if isinstance(error, dict) else {"message": str(error or "")},
+                                     response=None, secrets=self._secrets)
         if isinstance(obj, dict) and isinstance(obj.get(answer_field), list):
             return adapter.parse_response(HttpResponse(200, {}, self.text().encode()), self._secrets)
         raise self.not_a_stream()

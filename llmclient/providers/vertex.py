@@ -10,26 +10,25 @@ Addresses: ``https://{location}-aiplatform.googleapis.com/v1/projects/{project}/
 {location}/publishers/{google|anthropic}/models/{model}:{action}`` (``location`` ``global``
 uses ``https://aiplatform.googleapis.com``). ``base_url`` replaces the scheme and host (or,
 when it already contains ``/projects/``, everything before ``/{model}:{action}``, as in BAML).
-The project comes from ``project_id``, the credentials file, or ``GOOGLE_CLOUD_PROJECT``.
+The project comes from ``project_id``, the credentials file, or ``GOOGLE_CLOUD_PROJECT``, looked
+up when the client is built (the adapters stay pure: building a request reads no file).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 from urllib.parse import quote
 
 from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider
-from ..auth.google import GoogleAuth, GoogleCredentials
+from ..auth.google import GoogleAuth, GoogleCredentials, google_project
 from ..errors import ConfigError
-from ..models import ChatRequest, HttpRequest
+from ..models import ChatRequest
 from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
 from .anthropic import AnthropicAdapter
-from .base import LeafClient, ProviderAdapter
+from .base import LeafClient, ProviderAdapter, given_options
 from .google import ADAPTER_OPTIONS as GEMINI_ADAPTER_OPTIONS
 from .google import GeminiAdapter
 
@@ -42,39 +41,33 @@ VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 #: Options about where and how to call Vertex; never body fields.
 VERTEX_OPTIONS = frozenset({"location", "project_id", "credentials", "credentials_content", "authorization",
                             "publisher", "base_url", "api_key"})
+#: Every option a Vertex client reads itself (the rest are body fields: ``None`` removes one).
+VERTEX_ADAPTER_OPTIONS = GEMINI_ADAPTER_OPTIONS | VERTEX_OPTIONS
 
 
 class VertexLocation:
-    """Builds a model's Vertex URL; the project is looked up when the first request is made.
+    """Builds a model's Vertex URL from values settled when the client is built (pure).
 
     Args:
-        options: The client's options (``location``, ``project_id``, ``base_url``, ``model``...).
-        credentials: Returns the client's Google credentials (for their ``project_id``), or None
-            when a custom auth replaces them.
+        options: The client's options (``location``, ``base_url``...).
+        project: The project: the ``project_id`` option (an env reference is read per request),
+            the one found when the client was built, or the ConfigError that lookup raised
+            (raised again by every request, as a missing option would be).
     """
 
-    def __init__(self, options: Mapping[str, Any], credentials: Callable[[], GoogleCredentials] | None) -> None:
+    def __init__(self, options: Mapping[str, Any], project: Any) -> None:
         self.location = to_ref(options.get("location"))
-        self.project_id = to_ref(options.get("project_id"))
         self.base_url = to_ref(options.get("base_url"))
-        self._credentials = credentials
+        self._project = project
         if self.location is None and self.base_url is None:
             raise ConfigError("provider vertex-ai needs options.location (e.g. us-central1 or global), "
                               "or a base_url")
 
     def project(self) -> str:
-        """``project_id``, else the credentials' project, else ``GOOGLE_CLOUD_PROJECT``."""
-        if self.project_id is not None:
-            return str(resolve(self.project_id, what="option project_id"))
-        if self._credentials is not None:
-            found = self._credentials().project_id
-            if found:
-                return str(found)
-        env = os.environ.get("GOOGLE_CLOUD_PROJECT")
-        if env:
-            return env
-        raise ConfigError("no Google Cloud project: give options.project_id, use a credentials file that names "
-                          "one, or set GOOGLE_CLOUD_PROJECT")
+        """The project (no lookup here: see :func:`~llmclient.auth.google.google_project`)."""
+        if isinstance(self._project, ConfigError):
+            raise self._project.with_traceback(None)
+        return str(resolve(self._project, what="option project_id"))
 
     def url(self, publisher: str, model: str, action: str) -> str:
         """The full URL of ``model``'s ``action`` (``generateContent``, ``rawPredict``...)."""
@@ -93,12 +86,11 @@ class VertexLocation:
 class VertexGeminiAdapter(GeminiAdapter):
     """Gemini bodies and streams (the Gemini API's own translation) at a Vertex address."""
 
+    adapter_options = VERTEX_ADAPTER_OPTIONS
+
     def __init__(self, options: Mapping[str, Any], where: VertexLocation) -> None:
         super().__init__(PROVIDER, options)
         self.where = where
-
-    def adapter_options(self) -> frozenset[str]:
-        return GEMINI_ADAPTER_OPTIONS | VERTEX_OPTIONS
 
     def url(self, *, stream: bool) -> str:
         action = "streamGenerateContent" if stream else "generateContent"
@@ -117,19 +109,19 @@ class VertexClaudeAdapter(AnthropicAdapter):
         self.model = to_ref(options["model"])
         self.where = where
 
-    def build_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
-        built = super().build_request(request, stream=stream)
-        body = json.loads(built.body)
+    def url(self, *, stream: bool = False) -> str:
+        action = "streamRawPredict" if stream else "rawPredict"
+        return self.where.url("anthropic", str(resolve(self.model, what="model")), action) + self.query_string()
+
+    def default_headers(self, *, stream: bool) -> dict[str, str]:
+        """No ``anthropic-version`` header: Vertex takes the version in the body."""
+        return ProviderAdapter.default_headers(self, stream=stream)
+
+    def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        body = super().body(request, stream=stream)
         body.pop("model", None)
         body.setdefault("anthropic_version", VERTEX_ANTHROPIC_VERSION)
-        user_headers = {k.lower() for k in self.headers}
-        headers = {k: v for k, v in built.headers.items()
-                   if k.lower() != "anthropic-version" or "anthropic-version" in user_headers}
-        url = self.where.url("anthropic", str(resolve(self.model, what="model")),
-                             "streamRawPredict" if stream else "rawPredict")
-        return HttpRequest(built.method, url, headers,
-                           json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), stream,
-                           built.secrets)
+        return body
 
 
 def vertex_publisher(options: Mapping[str, Any]) -> str:
@@ -174,9 +166,9 @@ class VertexAIClient(LeafClient):
                  retry_policy: RetryPolicy | None = None, runtime: Runtime | None = None,
                  auth: AuthProvider | None = None, **options: Any) -> None:
         name = name or self.provider_name
-        opts = {k: v for k, v in {"model": model, "location": location, "project_id": project_id,
-                                  "credentials": credentials, "credentials_content": credentials_content,
-                                  "authorization": authorization, **options}.items() if v is not None}
+        opts = given_options({"model": model, "location": location, "project_id": project_id,
+                              "credentials": credentials, "credentials_content": credentials_content,
+                              "authorization": authorization, **options}, VERTEX_ADAPTER_OPTIONS)
         if "credentials" in opts and "credentials_content" in opts:
             raise ConfigError("give credentials or credentials_content, not both", client_name=name)
         google_auth = GoogleAuth(
@@ -186,7 +178,13 @@ class VertexAIClient(LeafClient):
             lambda: self.runtime.transport)
         if auth is None and opts.get("api_key") is not None:  # express mode: a Vertex API key
             auth = ApiKeyAuth(opts["api_key"], header="x-goog-api-key", prefix="", client_name=name)
-        where = VertexLocation(opts, None if auth is not None else google_auth.credentials)
+        project: Any = to_ref(opts.get("project_id"))
+        if project is None:  # looked up now, so that building a request reads no file
+            try:
+                project = google_project(None if auth is not None else google_auth.credentials)
+            except ConfigError as err:
+                project = err
+        where = VertexLocation(opts, project)
         adapter: ProviderAdapter
         if vertex_publisher(opts) == "anthropic":
             adapter = VertexClaudeAdapter(opts, where)

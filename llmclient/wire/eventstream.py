@@ -78,7 +78,7 @@ class EventStreamDecoder:
             self._pending += len(data)
         return self._drain()
 
-    def flush(self) -> list[EventFrame]:
+    def finish(self) -> list[EventFrame]:
         """Call at the end of the body: the frames left, and an error if a frame was cut off.
 
         Raises:

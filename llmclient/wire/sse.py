@@ -60,7 +60,7 @@ class ServerSentEvent:
 
 
 class SSEDecoder:
-    """Incremental server-sent-events decoder: call `feed` per chunk, `flush` at end of body.
+    """Incremental server-sent-events decoder: call `feed` per chunk, `finish` at end of body.
 
     Line ends may be CRLF, LF or CR, also when a CRLF is split across two chunks. A UTF-8 BOM
     at the very start of the stream is dropped. Each complete line is decoded as UTF-8 with
@@ -68,7 +68,7 @@ class SSEDecoder:
 
     Deviation from WHATWG, on purpose: the standard discards an event that is not terminated by
     a blank line when the stream ends. Like the official OpenAI and Anthropic SDKs' parsers,
-    `flush` is lenient: it processes a final line that lacks a line end and then dispatches any
+    `finish` is lenient: it processes a final line that lacks a line end and then dispatches any
     pending data, because some servers close the body right after the last `data:` line.
 
     Attributes:
@@ -174,7 +174,7 @@ class SSEDecoder:
         # complete lines at once equals decoding each line on its own, and is much faster.
         return self._process(data[:end].decode("utf-8", "replace").split("\n"))
 
-    def flush(self) -> list[ServerSentEvent]:
+    def finish(self) -> list[ServerSentEvent]:
         """Finish the stream at end of body and reset the decoder for a new stream.
 
         Leniently (see the class docstring) processes a final line without line end, then

@@ -39,7 +39,7 @@ def _decode(pieces: list[bytes]) -> list[EventFrame]:
     frames: list[EventFrame] = []
     for piece in pieces:
         frames.extend(decoder.feed(piece))
-    frames.extend(decoder.flush())
+    frames.extend(decoder.finish())
     return frames
 
 
@@ -74,7 +74,7 @@ def test_whole_byte_by_byte_and_random_splits_give_the_same_frames() -> None:
 def test_empty_feeds_are_harmless() -> None:
     decoder = EventStreamDecoder()
     assert decoder.feed(b"") == []
-    assert decoder.flush() == []
+    assert decoder.finish() == []
 
 
 @pytest.mark.parametrize("position", [1, 9, 20, 100, 151])
@@ -90,7 +90,7 @@ def test_a_body_that_ends_inside_a_frame_raises() -> None:
     decoder = EventStreamDecoder()
     assert decoder.feed(EXAMPLE + EXAMPLE[:40]) != []
     with pytest.raises(ProviderError, match="ended inside a frame"):
-        decoder.flush()
+        decoder.finish()
 
 
 def test_unknown_payload_members_reach_the_caller_untouched() -> None:

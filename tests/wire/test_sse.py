@@ -34,7 +34,7 @@ def decode(chunks: Iterable[bytes], *, flush: bool = True) -> list[ServerSentEve
     for chunk in chunks:
         events.extend(decoder.feed(chunk))
     if flush:
-        events.extend(decoder.flush())
+        events.extend(decoder.finish())
     return events
 
 
@@ -115,7 +115,7 @@ def test_events_compare_by_every_field() -> None:
 def test_line_end_styles(raw: bytes) -> None:
     decoder = SSEDecoder()
     assert decoder.feed(raw) == [ev("a"), ev("b")]
-    assert decoder.flush() == []
+    assert decoder.finish() == []
 
 
 def test_mixed_line_ends_in_one_stream() -> None:
@@ -129,7 +129,7 @@ def test_crlf_split_across_feeds_is_one_line_end() -> None:
     assert decoder.feed(b"\ndata: b\r") == []
     assert decoder.feed(b"\n\r") == [ev("a\nb")]
     assert decoder.feed(b"\n") == []
-    assert decoder.flush() == []
+    assert decoder.finish() == []
 
 
 def test_cr_at_end_of_chunk_ends_the_line_without_waiting() -> None:
@@ -291,26 +291,26 @@ def test_event_is_emitted_only_when_complete() -> None:
 def test_flush_processes_final_line_without_line_end() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"event: done\ndata: last") == []
-    assert decoder.flush() == [ev("last", "done")]
+    assert decoder.finish() == [ev("last", "done")]
 
 
 def test_flush_dispatches_pending_data_without_blank_line() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: a\ndata: b\n") == []
-    assert decoder.flush() == [ev("a\nb")]
+    assert decoder.finish() == [ev("a\nb")]
 
 
 def test_flush_without_pending_data_emits_nothing() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: a\n\nevent: orphan\nid: 3") == [ev("a")]
-    assert decoder.flush() == []
+    assert decoder.finish() == []
 
 
 def test_flush_resets_the_decoder() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"id: 1\nevent: x\ndata: a") == []
-    assert decoder.flush() == [ev("a", "x", id="1")]
-    assert decoder.flush() == []
+    assert decoder.finish() == [ev("a", "x", id="1")]
+    assert decoder.finish() == []
     # A new stream: no leftover id, event type or bytes, and its BOM is dropped again.
     assert decoder.feed(b"\xef\xbb\xbfdata: b\n\n") == [ev("b")]
 
@@ -318,7 +318,7 @@ def test_flush_resets_the_decoder() -> None:
 def test_flush_after_trailing_cr_does_not_duplicate() -> None:
     decoder = SSEDecoder()
     assert decoder.feed(b"data: a\r") == []
-    assert decoder.flush() == [ev("a")]
+    assert decoder.finish() == [ev("a")]
 
 
 # ---------------------------------------------------------------------------- one event per chunk
@@ -385,7 +385,7 @@ def test_keep_stray_lines_collects_raw_json_error_in_order() -> None:
     for chunks in ([raw], byte_by_byte(raw)):
         decoder = SSEDecoder(keep_stray_lines=True)
         events = [e for chunk in chunks for e in decoder.feed(chunk)]
-        events += decoder.flush()
+        events += decoder.finish()
         assert events == [ev('{"a": 1}'), ev("after")]
         assert decoder.stray_lines == error.splitlines()
         assert json.loads("\n".join(decoder.stray_lines))[0]["error"]["code"] == 503
@@ -401,7 +401,7 @@ def test_stray_lines_exclude_comments_known_fields_and_blanks() -> None:
 def test_stray_final_line_is_kept_at_flush() -> None:
     decoder = SSEDecoder(keep_stray_lines=True)
     assert decoder.feed(b"data: a\n\n}") == [ev("a")]
-    assert decoder.flush() == []
+    assert decoder.finish() == []
     assert decoder.stray_lines == ["}"]
 
 
