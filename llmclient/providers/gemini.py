@@ -208,11 +208,21 @@ def _finish(raw: str | None, has_calls: bool) -> str | None:
     return FINISH_REASONS.get(raw, "other")
 
 
-def _candidate_parts(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[Any]]:
+def _read_candidate(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str, list[Mapping[str, Any]]]:
+    """``(candidate, text, thinking, function calls)`` of a response's first candidate."""
     candidates = data.get("candidates") or ()
     candidate = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
-    parts = (candidate.get("content") or {}).get("parts") or []
-    return candidate, [p for p in parts if isinstance(p, dict)]
+    texts: list[str] = []
+    thinking: list[str] = []
+    calls: list[Mapping[str, Any]] = []
+    for part in (candidate.get("content") or {}).get("parts") or ():
+        if not isinstance(part, dict):
+            continue
+        if "functionCall" in part:
+            calls.append(part["functionCall"] or {})
+        elif isinstance(part.get("text"), str):
+            (thinking if part.get("thought") else texts).append(part["text"])
+    return candidate, "".join(texts), "".join(thinking), calls
 
 
 def gemini_completion(data: Mapping[str, Any]) -> Completion:
@@ -223,18 +233,9 @@ def gemini_completion(data: Mapping[str, Any]) -> Completion:
     reason. A ``STOP`` with function calls is normalised to ``tool_calls``. Function calls
     without an ``id`` get ``call_<n>``.
     """
-    candidate, parts = _candidate_parts(data)
-    texts: list[str] = []
-    thinking: list[str] = []
-    calls: list[ToolCall] = []
-    for part in parts:
-        if "functionCall" in part:
-            call = part["functionCall"] or {}
-            args = call.get("args") or {}
-            calls.append(ToolCall(id=call.get("id") or f"call_{len(calls)}", name=call.get("name", ""),
-                                  arguments=args, raw_arguments=json.dumps(args)))
-        elif isinstance(part.get("text"), str):
-            (thinking if part.get("thought") else texts).append(part["text"])
+    candidate, text, thinking, found = _read_candidate(data)
+    calls = [ToolCall(id=call.get("id") or f"call_{n}", name=call.get("name", ""), arguments=call.get("args") or {},
+                      raw_arguments=json.dumps(call.get("args") or {})) for n, call in enumerate(found)]
     raw = candidate.get("finishReason")
     if not data.get("candidates"):
         raw = ((data.get("promptFeedback") or {}).get("blockReason")) or raw
@@ -242,9 +243,9 @@ def gemini_completion(data: Mapping[str, Any]) -> Completion:
     else:
         finish = _finish(raw, bool(calls))
     response_id = data.get("responseId")
-    return Completion(text="".join(texts), finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
+    return Completion(text=text, finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
                       usage=gemini_usage(data.get("usageMetadata")), model=data.get("modelVersion"),
-                      thinking="".join(thinking) or None, raw=data,
+                      thinking=thinking or None, raw=data,
                       response_id=response_id if isinstance(response_id, str) else None)
 
 
@@ -374,19 +375,10 @@ class GeminiStreamDecoder(JsonEventDecoder):
             raise gemini_error(obj["error"], provider=self.provider, response=None, secrets=self._secrets)
         self.model = obj.get("modelVersion") or self.model
         self.response_id = obj.get("responseId") or self.response_id
-        candidate, parts = _candidate_parts(obj)
-        texts: list[str] = []
-        thinking: list[str] = []
-        calls: list[ToolCallDelta] = []
-        for part in parts:
-            if "functionCall" in part:
-                call = part["functionCall"] or {}
-                index = self._calls
-                self._calls += 1
-                calls.append(ToolCallDelta(index, call.get("id") or f"call_{index}", call.get("name", ""),
-                                           json.dumps(call.get("args") or {})))
-            elif isinstance(part.get("text"), str):
-                (thinking if part.get("thought") else texts).append(part["text"])
+        candidate, text, thinking, found = _read_candidate(obj)
+        calls = [ToolCallDelta(self._calls + n, call.get("id") or f"call_{self._calls + n}", call.get("name", ""),
+                               json.dumps(call.get("args") or {})) for n, call in enumerate(found)]
+        self._calls += len(calls)
         raw = candidate.get("finishReason")
         finish = _finish(raw, self._calls > 0)
         candidates = obj.get("candidates")
@@ -398,8 +390,8 @@ class GeminiStreamDecoder(JsonEventDecoder):
         usage = obj.get("usageMetadata")
         if usage:
             self._usage_seen = True
-        chunk = Chunk(text="".join(texts), finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
-                      usage=gemini_usage(usage) if usage else None, thinking="".join(thinking))
+        chunk = Chunk(text=text, finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
+                      usage=gemini_usage(usage) if usage else None, thinking=thinking)
         if chunk.text or chunk.tool_calls or chunk.thinking or raw:
             self._produced = True
         elif usage is None:
