@@ -151,6 +151,19 @@ def test_building_one_provider_imports_only_its_module() -> None:
     assert json.loads(out.stdout.strip().splitlines()[-1].replace("'", '"')) == ["llmclient.providers.anthropic"]
 
 
+def test_the_readme_table_lists_every_row_with_its_aliases_class_and_key() -> None:
+    readme = (ROOT / "README.rst").read_text(encoding="utf-8")
+    start = readme.index("\nProviders\n---------\n")
+    section = readme[start:start + 4000]
+    lines = {line.split("  ")[0]: line for line in section.splitlines() if line.startswith("``")}
+    for spec in PROVIDERS:
+        row = lines[f"``{spec.name}``"]
+        assert all(f"``{alias}``" in row for alias in spec.aliases), spec.name
+        assert spec.client_name is None or f"``{spec.client_name}``" in row, spec.name
+        assert all(f"``{variable}``" in row for variable in spec.key_env if not variable.startswith("AWS_")) or \
+            "``AWS_BEARER_TOKEN_BEDROCK``" in row, spec.name
+
+
 # -- BAML's legacy names (issue 12) ---------------------------------------------------------------
 
 #: BAML's parser accepts these (engine/baml-lib/llm-client/src/clientspec.rs, ClientProvider::from_str,
