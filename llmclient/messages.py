@@ -225,6 +225,17 @@ class _UnknownPart(Exception):
     """A content part of a type llmclient does not know (turned into an InvalidRequestError)."""
 
 
+def split_data_url(url: str) -> tuple[str | None, str] | None:
+    """``(media type or None, base64 data)`` of a ``data:...;base64,`` URL; None for any other URL.
+
+    The one data-URL reader: messages given as dicts and every provider that sends images inline.
+    """
+    if url.startswith("data:") and ";base64," in url:
+        head, data = url[5:].split(";base64,", 1)
+        return head or None, data
+    return None
+
+
 def _known_part(p: Any, kind: Any) -> Part:
     """One content part of a known ``type``; a missing field raises KeyError/TypeError."""
     if kind == "text":
@@ -233,9 +244,9 @@ def _known_part(p: Any, kind: Any) -> Part:
         image = p["image_url"]
         url = image if isinstance(image, str) else image["url"]
         detail = None if isinstance(image, str) else image.get("detail")
-        if url.startswith("data:") and ";base64," in url:
-            head, data = url[5:].split(";base64,", 1)
-            return ImagePart(data=data, media_type=head or None, detail=detail)
+        inline = split_data_url(url)
+        if inline is not None:
+            return ImagePart(data=inline[1], media_type=inline[0], detail=detail)
         return ImagePart(url=url, detail=detail)
     if kind == "image":
         return ImagePart(url=p.get("url"), data=p.get("data"), media_type=p.get("media_type"), detail=p.get("detail"))

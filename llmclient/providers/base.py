@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from ..errors import LLMError, ProviderError
+from ..messages import split_data_url
 from ..models import ChatRequest, Chunk, Completion, HttpRequest, HttpResponse, ImagePart
 from ..redaction import SENSITIVE_HEADERS, redact_text
 from ..secrets import resolve, to_ref
@@ -99,11 +100,8 @@ def inline_image(part: ImagePart) -> tuple[str, str] | None:
     """
     if part.data is not None:
         return part.media_type or "image/png", part.data
-    url = part.url or ""
-    if url.startswith("data:") and ";base64," in url:
-        media_type, data = url[5:].split(";base64,", 1)
-        return media_type or "image/png", data
-    return None
+    inline = split_data_url(part.url or "")
+    return None if inline is None else (inline[0] or "image/png", inline[1])
 
 
 class DeferredErrors:
