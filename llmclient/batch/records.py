@@ -152,9 +152,10 @@ def _openai_body_cost(record: dict[str, Any]) -> Decimal | None:
     providers = [p for p, rows in priced_models().items() if body["model"] in rows]
     if len(providers) != 1:
         return None
-    counts = [usage.get("prompt_tokens"), usage.get("completion_tokens"),
-              (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0]
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+    raw = [usage.get("prompt_tokens"), usage.get("completion_tokens"),
+           (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0]
+    counts = [n for n in raw if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
+    if len(counts) != len(raw):
         return None
     return cost(Usage(input_tokens=counts[0], output_tokens=counts[1], cached_input_tokens=counts[2]),
                 providers[0], body["model"])
