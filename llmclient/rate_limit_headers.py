@@ -20,6 +20,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping
 
 __all__ = ["RateLimit", "parse_rate_limit", "parse_duration", "note", "take"]
@@ -66,6 +67,7 @@ class RateLimit:
         return max(waits) if waits else None
 
 
+@lru_cache(maxsize=1024)  # resets repeat: a parse per distinct text, not per answer
 def parse_duration(text: str) -> float | None:
     """Seconds in a Go-style duration (``6m0s``, ``1h2m3s``, ``20ms``, ``1.5s``; a bare number is seconds).
 
