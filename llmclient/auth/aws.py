@@ -1,10 +1,12 @@
 """AWS request signing: SigV4 with botocore's credential chain, or a Bedrock API key as a bearer token.
 
 Only ``botocore.auth.SigV4Auth`` signs; llmclient sends the bytes itself on its shared
-transport. botocore is imported the first time a request is signed (``import llmclient``
-must not import it). Credentials are looked up when a request is made, not when the client
-is built, and again for every request (and every retry), so that rotated environment
-variables, refreshed SSO/instance-role credentials and edited credential files keep working.
+transport. botocore is imported the first time a request is signed, or when a client without
+a ``region`` looks for the profile's (``import llmclient`` must not import it). Credentials
+are looked up when a request is made, not when the client is built, and again for every
+request (and every retry), so that rotated environment variables, refreshed
+SSO/instance-role credentials and edited credential files keep working; a region that was
+not given is looked up once, when the client is built (:meth:`AwsCredentialSource.settle_region`).
 Nothing here logs, formats or reprs a secret.
 """
 
@@ -64,6 +66,7 @@ class AwsCredentialSource:
         self._resolver: Any = None
         self._cached: Any = None
         self._load_lock = threading.Lock()
+        self._settled: str | ConfigError | None = None
 
     @property
     def explicit(self) -> bool:
@@ -79,14 +82,32 @@ class AwsCredentialSource:
                 self._session = botocore.session.Session(profile=profile) if profile else botocore.session.Session()
             return self._session
 
+    def settle_region(self) -> None:
+        """Look the region up now (when the client is built) unless ``region`` was given.
+
+        Then building a request (the adapter's URL) and signing it read no environment
+        variable or file, and both use the same region. A lookup that finds none is not
+        an error yet: :meth:`region` raises it for every request.
+        """
+        if self._region is None and self._settled is None:
+            try:
+                self._settled = self.region()
+            except ConfigError as err:
+                self._settled = err
+
     def region(self) -> str:
-        """The region to call and sign for.
+        """The region to call and sign for (see :meth:`settle_region`).
 
         Raises:
             ConfigError: No region anywhere.
         """
         if self._region is not None:
             return str(resolve(self._region, what="option region"))
+        settled = self._settled
+        if settled is not None:
+            if isinstance(settled, ConfigError):
+                raise settled.with_traceback(None)
+            return settled
         found = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if not found:
             try:

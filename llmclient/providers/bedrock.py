@@ -313,6 +313,8 @@ class BedrockClient(LeafClient):
                                      secret_access_key=opts.get("secret_access_key"),
                                      session_token=opts.get("session_token"), profile=opts.get("profile"),
                                      client_name=name)
+        if auth is None or opts.get("endpoint_url") is None:
+            source.settle_region()  # now, so that building a request reads no environment or file
         adapter = BedrockAdapter(opts, source)
         default_auth = BedrockAuth(source, api_key=opts.get("api_key"),
                                    uses_chain=not source.explicit and opts.get("profile") is None)

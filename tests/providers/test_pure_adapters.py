@@ -122,3 +122,23 @@ def test_bedrock_applies_the_none_rule() -> None:
     for value in (None, 0.5):
         with pytest.raises(ConfigError, match="unknown option 'temperature'"):
             llmclient.BedrockClient("anthropic.claude-3-haiku", region="us-east-1", temperature=value)
+
+
+def test_a_bedrock_region_from_the_environment_is_read_when_the_client_is_built(
+        monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    client = llmclient.BedrockClient("anthropic.claude-3-haiku", access_key_id="AKID", secret_access_key="s")
+    request.getfixturevalue("no_io")
+    built = client.adapter.build_request(REQUEST, stream=False)  # type: ignore[attr-defined]
+    assert built.url.startswith("https://bedrock-runtime.eu-west-3.amazonaws.com/")
+
+
+def test_no_bedrock_region_is_still_reported_when_a_request_is_built(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    client = llmclient.BedrockClient("anthropic.claude-3-haiku")  # building is fine
+    request.getfixturevalue("no_io")
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="no AWS region"):
+            client.adapter.build_request(REQUEST, stream=False)  # type: ignore[attr-defined]
