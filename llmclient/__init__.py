@@ -52,9 +52,10 @@ from .stream import Stream
 if TYPE_CHECKING:  # imported on first use below, so that `import llmclient` stays cheap
     from .providers.anthropic import AnthropicClient
     from .providers.azure import AzureOpenAIClient
-    from .providers.base import LeafClient, ProviderAdapter
+    from .providers.base import ProviderAdapter
     from .providers.bedrock import BedrockClient
     from .providers.google import GoogleAIClient
+    from .providers.leaf import LeafClient
     from .providers.openai import OpenAIClient, OpenAIGenericClient
     from .providers.options import OptionReader
     from .providers.vertex import VertexAIClient
@@ -67,7 +68,7 @@ if TYPE_CHECKING:  # imported on first use below, so that `import llmclient` sta
 #: tests/config/test_provider_table.py checks that both name the same classes.)
 _LAZY: dict[str, str] = {
     **{spec.client_name: spec.client for spec in _PROVIDERS if spec.client_name},
-    "LeafClient": "llmclient.providers.base:LeafClient",
+    "LeafClient": "llmclient.providers.leaf:LeafClient",
     "ProviderAdapter": "llmclient.providers.base:ProviderAdapter",
     "OptionReader": "llmclient.providers.options:OptionReader",
 }
