@@ -17,7 +17,7 @@ from ..client import CallContext, Client
 from ..errors import ConfigError, LLMError
 from ..retry import RetryPolicy, RetryState
 from ..runtime import Runtime
-from .fallback import CompositeClient, Member, NextMember
+from .composite import CompositeClient, Member, NextMember
 
 __all__ = ["RoundRobinClient", "SmoothWeightedRoundRobin", "build_round_robin"]
 
