@@ -64,8 +64,9 @@ if TYPE_CHECKING:  # imported on first use below, so that `import llmclient` sta
 
 #: Public names defined in submodules, imported only when first used, as ``"module:Name"``:
 #: the client class of every row of the provider table, then the names for writing a provider.
-#: (The imports above, under TYPE_CHECKING, are for type checkers, which cannot read the table;
-#: tests/config/test_provider_table.py checks that both name the same classes.)
+#: A row's class is reachable as ``llmclient.Name`` as soon as its row exists; the public ones (in
+#: ``__all__``) are also imported above under TYPE_CHECKING for type checkers, which cannot read
+#: the table (tests/config/test_provider_table.py checks that both agree).
 _LAZY: dict[str, str] = {
     **{spec.client_name: spec.client for spec in _PROVIDERS if spec.client_name},
     "LeafClient": "llmclient.providers.leaf:LeafClient",

@@ -38,11 +38,10 @@ def names(specs: list[ProviderSpec]) -> list[str]:
 
 
 @pytest.mark.parametrize("spec", ROWS_WITH_CLASS, ids=names(ROWS_WITH_CLASS))
-def test_each_client_class_imports_and_is_the_public_name(spec: ProviderSpec) -> None:
+def test_each_client_class_imports_and_is_reachable_from_llmclient(spec: ProviderSpec) -> None:
     cls = resolve(spec.client)
     assert isinstance(cls, type) and issubclass(cls, llmclient.Client)
-    assert spec.client_name in llmclient.__all__
-    assert getattr(llmclient, str(spec.client_name)) is cls
+    assert getattr(llmclient, str(spec.client_name)) is cls  # whether it is in __all__ is the pin test's business
 
 
 @pytest.mark.parametrize("spec", [s for s in PROVIDERS if s.builder], ids=names([s for s in PROVIDERS if s.builder]))
@@ -87,8 +86,8 @@ API_KEY_ROWS = {
 
 
 def test_every_row_with_one_api_key_variable_is_checked_below() -> None:
-    assert {spec.name for spec in LEAF_ROWS if len(spec.key_env) == 1 and spec.key_env[0].endswith("_API_KEY")} \
-        == set(API_KEY_ROWS)
+    rows = {spec.name for spec in LEAF_ROWS if len(spec.key_env) == 1 and spec.key_env[0].endswith("_API_KEY")}
+    assert rows == set(API_KEY_ROWS), "give a new row's minimal options in API_KEY_ROWS"
 
 
 @pytest.mark.parametrize(("provider", "options"), API_KEY_ROWS.items(), ids=list(API_KEY_ROWS))
@@ -133,8 +132,9 @@ def test_the_lazy_imports_of_llmclient_are_the_table_and_match_its_type_checking
         assert isinstance(node, ast.ImportFrom)
         for alias in node.names:
             assert lazy[alias.name] == f"llmclient.{node.module}:{alias.name}", alias.name
+    public_lazy = {name for name in lazy if name in llmclient.__all__}
     assert {alias.name for node in guarded.body if isinstance(node, ast.ImportFrom) for alias in node.names} \
-        == set(lazy)
+        == public_lazy
 
 
 def test_building_one_provider_imports_only_its_module() -> None:
