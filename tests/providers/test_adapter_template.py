@@ -137,3 +137,41 @@ def test_provider_decoders_keep_done_and_response_id_of(cls: type) -> None:
             GeminiStreamDecoder: lambda: GeminiStreamDecoder("google-ai", ())}.get(
         cls, lambda: adapter("openai" if cls is OpenAIStreamDecoder else "anthropic").stream_decoder(()))
     assert make().done is False
+
+
+class _HookOnly(ProviderAdapter):
+    """A plug-in adapter written against the template: hooks only."""
+
+    provider = "hook-only"
+
+    def url(self, *, stream: bool) -> str:
+        return "https://hook.example/v1/chat" + self.query_string({"stream": "1"} if stream else {})
+
+    def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        return {**self.resolved_defaults(), "prompt": request.messages[-1].text, "seed": None}
+
+    def completion_from(self, data: dict[str, Any], response: HttpResponse,
+                        secrets: tuple[str, ...]) -> llmclient.Completion:
+        if "text" not in data:
+            raise self.lacks(response, "no text", secrets)
+        return llmclient.Completion(text=data["text"])
+
+    def stream_decoder(self, secrets: tuple[str, ...]) -> Any:
+        raise NotImplementedError
+
+
+def test_a_plug_in_adapter_supplies_only_hooks() -> None:
+    a = _HookOnly({"headers": {"Authorization": "Bearer plug-tok"}, "query_params": {"v": "2"}, "temperature": 0})
+    built = a.build_request(REQUEST, stream=True)
+    assert built.url == "https://hook.example/v1/chat?stream=1&v=2"
+    assert built.json() == {"temperature": 0, "prompt": "hi"}  # None fields dropped
+    assert {"Bearer plug-tok", "plug-tok"} <= set(built.secrets)
+    assert a.parse_response(HttpResponse(200, {}, b'{"text": "ok"}'), ()).text == "ok"
+    with pytest.raises(ProviderError, match="the answer has no text"):
+        a.parse_response(HttpResponse(200, {}, b'{"other": 1}'), ())
+    refused = a.parse_error(HttpResponse(429, {"retry-after": "3"}, b'{"error": {"message": "slow down plug-tok"}}'),
+                            built.secrets)
+    assert isinstance(refused, llmclient.RateLimitError) and refused.retry_after == 3
+    assert "plug-tok" not in str(refused) and "slow down" in str(refused)
+    with pytest.raises(ProviderError, match="expected an error JSON"):
+        raise a.parse_error(HttpResponse(500, {"content-type": "text/plain"}, b"boom"), ())
