@@ -100,11 +100,6 @@ def describe_unexpected_body(response: HttpResponse, what: str) -> str:
             "a proxy or gateway may have answered instead of the provider")
 
 
-def generic_error(response: HttpResponse, *, provider: str, what: str, secrets: tuple[str, ...] = ()) -> LLMError:
-    """The error for a failed response whose body the provider's parser could not read."""
-    return http_error(response, describe_unexpected_body(response, what), provider=provider, secrets=secrets)
-
-
 def unexpected_success_body(response: HttpResponse, *, provider: str, what: str,
                             secrets: tuple[str, ...] = ()) -> ProviderError:
     """The error for a 2xx response whose body is not what the provider sends."""
