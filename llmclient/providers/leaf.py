@@ -9,33 +9,33 @@ shares (timeouts, TLS, finish-reason lists, streaming support, rate limits) are 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import replace
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
 
-from ..abort import AbortScope
 from ..auth.base import AuthProvider
 from ..client import CallContext, Client
 from ..errors import ConfigError, FinishReasonError, LLMError, RateLimitError
 from ..hooks import emit
-from ..models import Attempt, ChatRequest, Chunk, Completion, HttpRequest, HttpResponse, MessagesInput, to_messages
+from ..models import Attempt, ChatRequest, Completion, HttpRequest, HttpResponse, MessagesInput, to_messages
 from ..rate_limit_headers import note as note_rate_limit
 from ..rate_limit_headers import take as take_rate_limit
 from ..ratelimit import RateLimiter
-from ..redaction import redact_headers, redact_text, redact_url
 from ..retry import NO_RETRY, RetryPolicy, RetryState
 from ..runtime import Runtime
 from ..stream import Stream, StreamAccumulator, chunks_of
-from ..transport import StreamingResponse, Timeouts
+from ..transport import Timeouts
+from .attempt import OpenedStream, Report, Sent, cancel_scope, noop
 
 if TYPE_CHECKING:  # base imports this module at load time: names from it are for typing only
-    from .base import ProviderAdapter, StreamDecoder
+    from .base import ProviderAdapter
 
 __all__ = ["LeafClient", "COMMON_OPTIONS"]
 
 log = logging.getLogger(__name__)
+
+_Result = TypeVar("_Result")
 
 #: Options every leaf client reads itself; the rest belong to the provider's adapter.
 COMMON_OPTIONS = frozenset({"http", "finish_reason_allow_list", "finish_reason_deny_list", "supports_streaming",
@@ -78,25 +78,14 @@ class LeafClient(Client):
 
     # -- complete -------------------------------------------------------------------
     def invoke(self, request: ChatRequest, context: CallContext) -> Completion:
-        completion: Completion = self._with_retries(request, context, self._complete_once)
+        completion, estimate = self._with_retries(request, context, self._complete_once)
+        if self.rate_limiter is not None:
+            self.rate_limiter.record(completion.usage.total_tokens, estimate=estimate)
         return completion.with_attempts(context.attempts)
 
     def _complete_once(self, request: ChatRequest, context: CallContext, number: int) -> Completion:
-        signed = self._signed(request, stream=False)
-        timeouts, verify = self._limits(context)
-        report = _Report(self, context, signed, number) if context.hooks else None
-        unregister, scope = _cancel_scope(context)
-        try:
-            with scope:
-                response = self.runtime.transport.send(signed, timeouts, verify=verify)
-        finally:
-            unregister()
-        note_rate_limit(response.headers)
-        if report is not None:
-            report.response(response.status_code, response.headers, response.body, response.elapsed_s)
-        if not 200 <= response.status_code < 300:
-            raise self.adapter.parse_error(response, signed.secrets)
-        return self._completed(self.adapter.parse_response(response, signed.secrets), response.headers)
+        sent = self._send(request, context, number, stream=False)
+        return self._completed(self.adapter.parse_response(sent.answer, sent.secrets), sent.answer.headers)
 
     def _completed(self, completion: Completion, headers: Mapping[str, str]) -> Completion:
         completion = replace(completion, provider=self.provider, client_name=self.name,
@@ -109,7 +98,7 @@ class LeafClient(Client):
         if not self.supports_streaming:
             completion = self.invoke(request, context)
             return Stream(iter(chunks_of(completion)), finish=lambda acc: completion, close=lambda: None)
-        opened: _OpenedStream = self._with_retries(request, context, self._open_stream_once)
+        opened, estimate = self._with_retries(request, context, self._open_stream_once)
 
         def finish(acc: StreamAccumulator) -> Completion:
             completion = acc.completion(model=opened.decoder.model, provider=self.provider, client_name=self.name,
@@ -118,39 +107,55 @@ class LeafClient(Client):
                                         attempts=tuple(context.attempts))
             self._check_finish_reason(completion)
             if self.rate_limiter is not None:
-                self.rate_limiter.record(completion.usage.total_tokens, estimate=opened.estimate)
+                self.rate_limiter.record(completion.usage.total_tokens, estimate=estimate)
             return completion
 
         return Stream(opened.chunks(self), finish=finish, close=opened.close)
 
-    def _open_stream_once(self, request: ChatRequest, context: CallContext, number: int) -> _OpenedStream:
-        signed = self._signed(request, stream=True)
+    def _open_stream_once(self, request: ChatRequest, context: CallContext, number: int) -> OpenedStream:
+        sent = self._send(request, context, number, stream=True)
+        try:
+            opened = OpenedStream(sent.response, self.adapter.stream_decoder(sent.secrets), sent.unregister)
+            opened.read_until_content()
+        except BaseException:
+            sent.close()
+            raise
+        sent.report_head()
+        return opened
+
+    # -- one attempt on the wire ------------------------------------------------------
+    def _send(self, request: ChatRequest, context: CallContext, number: int, *, stream: bool) -> Sent:
+        """Put attempt ``number`` on the wire: the one path of every attempt, complete or streamed.
+
+        Signs ``request``, bounds it by the call's limits, tells the call's hooks and lets the
+        call's cancel token abort it. A complete call's answer is read whole here (and the cancel
+        token lets go of it); a stream's 2xx body is left to its decoder, and the token holds on
+        until the stream is closed (``Sent.close``, ``OpenedStream.close``). An answer whose status
+        is not 2xx is read and reported, then raises the adapter's typed error.
+        """
+        signed = self._signed(request, stream=stream)
         timeouts, verify = self._limits(context)
-        report = _Report(self, context, signed, number) if context.hooks else None
-        unregister, scope = _cancel_scope(context)
+        report = Report(self, context, signed, number) if context.hooks else None
+        unregister, scope = cancel_scope(context)
+        started = monotonic()
         try:
             with scope:
-                response = self.runtime.transport.open(signed, timeouts, verify=verify)
+                response = self.runtime.transport.open(signed, timeouts, verify=verify, started=started)
+                ok = 200 <= response.status_code < 300
+                body = response.read() if not (ok and stream) else b""
         except BaseException:
             unregister()
             raise
         note_rate_limit(response.headers)
-        try:
-            if not 200 <= response.status_code < 300:
-                body = response.read()
-                if report is not None:
-                    report.response(response.status_code, response.headers, body, None)
-                raise self.adapter.parse_error(
-                    HttpResponse(response.status_code, response.headers, body, response.url), signed.secrets)
-            opened = _OpenedStream(response, self.adapter.stream_decoder(signed.secrets), unregister)
-            opened.read_until_content()
-            if report is not None:
-                report.response(response.status_code, response.headers, None, None)
-            return opened
-        except BaseException:
-            response.close()
-            unregister()
-            raise
+        answer = HttpResponse(response.status_code, response.headers, body, response.url, monotonic() - started)
+        if ok and stream:
+            return Sent(signed.secrets, response, answer, report, unregister)
+        unregister()
+        if report is not None:
+            report.response(answer.status_code, answer.headers, body)
+        if not ok:
+            raise self.adapter.parse_error(answer, signed.secrets)
+        return Sent(signed.secrets, response, answer, report, noop)
 
     # -- building and parsing without sending -----------------------------------------
     def build_request(self, messages: MessagesInput, *, stream: bool = False, **params: Any) -> HttpRequest:
@@ -182,8 +187,12 @@ class LeafClient(Client):
         return timeouts.capped(context.remaining()), verify
 
     def _with_retries(self, request: ChatRequest, context: CallContext,
-                      attempt: Callable[[ChatRequest, CallContext, int], Any]) -> Any:
-        """Run ``attempt`` until it succeeds or the call's RetryState gives up (it counts every try)."""
+                      attempt: Callable[[ChatRequest, CallContext, int], _Result]) -> tuple[_Result, int]:
+        """Run ``attempt`` until it succeeds or the call's RetryState gives up (it counts every try).
+
+        Returns what the attempt returned and the rate limiter's token estimate for the call,
+        which the caller settles once the answer's usage is known (0 without a limiter).
+        """
         runtime = self.runtime
         state = RetryState(self.retry_policy, random=runtime.random)
         from .token_estimate import estimate_tokens  # one estimate, shared with the batch runners
@@ -233,11 +242,7 @@ class LeafClient(Client):
                 continue
             context.attempts.append(Attempt(self.name, self.provider, runtime.clock() - started, None, 200,
                                             take_rate_limit()))
-            if isinstance(result, _OpenedStream):
-                result.estimate = estimate
-            elif self.rate_limiter is not None:
-                self.rate_limiter.record(result.usage.total_tokens, estimate=estimate)
-            return result
+            return result, estimate
 
     def _check_finish_reason(self, completion: Completion) -> None:
         raw = completion.raw_finish_reason
@@ -250,106 +255,3 @@ class LeafClient(Client):
                 f"finish reason {raw!r} is refused by client {self.name!r}'s finish_reason "
                 f"{'allow' if self.finish_allow is not None else 'deny'} list", finish_reason=raw,
                 completion=completion, provider=self.provider, client_name=self.name, retryable=False)
-
-class _OpenedStream:
-    """A streamed answer whose first content has arrived (or which ended without any)."""
-
-    def __init__(self, response: StreamingResponse, decoder: StreamDecoder, unregister: Callable[[], None]) -> None:
-        self.response = response
-        self.decoder = decoder
-        self.buffered: list[Chunk] = []
-        self.estimate = 0
-        self._unregister = unregister
-        self._body = iter(response)
-        self._ended = False
-
-    def read_until_content(self) -> None:
-        decoder = self.decoder
-        for data in self._body:
-            chunks = decoder.feed(data)
-            if getattr(decoder, "done", False):  # the whole answer came before (or with) its first content
-                self.response.finish_early()
-                self.buffered.extend(chunks)
-                break
-            if chunks:
-                self.buffered.extend(chunks)
-                if any(_has_content(c) for c in chunks):
-                    return
-        self._ended = True
-        self.buffered.extend(decoder.finish())
-
-    def chunks(self, client: LeafClient) -> Iterator[Chunk]:
-        yield from self.buffered
-        self.buffered = []
-        if self._ended:
-            return
-        try:
-            decoder = self.decoder
-            for data in self._body:
-                chunks = decoder.feed(data)
-                if getattr(decoder, "done", False):  # the protocol's end: release the connection now
-                    self.response.finish_early()
-                    yield from chunks
-                    break
-                yield from chunks
-            yield from decoder.finish()
-        except LLMError as err:
-            err.with_context(client_name=client.name, provider=client.provider)
-            raise
-
-    def response_id(self) -> str | None:
-        """The provider's id of this answer (a plug-in's decoder may not know how to find one)."""
-        find = getattr(self.decoder, "response_id_of", None)
-        return find(self.response.headers) if find is not None else None
-
-    def close(self) -> None:
-        self._unregister()
-        self.response.close()
-
-
-class _Report:
-    """Tells a call's hooks about one attempt's request and response (redacted).
-
-    Every time it reports is on the events' clock, from the RequestSent event: so that the
-    time to the answer never exceeds the attempt's total (the transport's own timer starts
-    later and stops earlier).
-    """
-
-    def __init__(self, client: LeafClient, context: CallContext, request: HttpRequest, number: int) -> None:
-        self.client, self.context, self.number = client, context, number
-        self.secrets = request.secrets
-        self.sent_at = monotonic()
-        from ..events import RequestSent
-
-        emit(context.hooks, RequestSent(client.name, client.provider, self.sent_at, context.call_id, request.method,
-                                        redact_url(request.url), redact_headers(request.headers),
-                                        redact_text(request.body.decode("utf-8", "replace"), request.secrets),
-                                        request.stream, number))
-
-    def response(self, status: int, headers: Mapping[str, str], body: bytes | None, elapsed: float | None) -> None:
-        """Report the answer (``elapsed``, the transport's own measure, is not reported: see the class)."""
-        client = self.client
-        text = None if body is None else redact_text(body[:64_000].decode("utf-8", "replace"), self.secrets)
-        now = monotonic()
-        from ..events import ResponseReceived
-
-        emit(self.context.hooks, ResponseReceived(
-            client.name, client.provider, now, self.context.call_id, status, redact_headers(headers), text,
-            now - self.sent_at, headers.get(client.adapter.request_id_header), self.number))
-
-
-def _cancel_scope(context: CallContext) -> tuple[Callable[[], None], Any]:
-    """An AbortScope that the call's cancel token aborts, and how to unregister it."""
-    if context.cancel is None:
-        return _noop, contextlib.nullcontext()
-    scope = AbortScope(parent=AbortScope.current())
-    return context.cancel.on_cancel(scope.abort), scope
-
-
-def _noop() -> None:
-    return None
-
-
-def _has_content(chunk: Chunk) -> bool:
-    return bool(chunk.text or chunk.tool_calls or chunk.refusal or chunk.thinking or chunk.raw_finish_reason)
-
