@@ -15,6 +15,7 @@ module reads the declarations, :mod:`llmclient.config.baml_values` the values in
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,19 @@ from .baml_values import BARE, BLOCK_OPEN, TRIVIA, BamlScanner
 
 __all__ = ["load_baml", "parse_baml"]
 
+log = logging.getLogger(__name__)
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _SKIP_STOP = re.compile(r'[{}"#/]')
-_HEADER_WORD = re.compile(r'[^\s{}"#/]+')
+_PAREN_STOP = re.compile(r'[(){"]')
+#: Where the next top-level declaration may start: a keyword at the beginning of a line.
+_NEXT_DECLARATION = re.compile(r"^(?:client|retry_policy|function|class|enum|test|generator|template_string|"
+                               r"string_template|type|printer)\b", re.M)
+_HEADER_WORD = re.compile(r'[^\s{}()"#/]+')
 #: Top-level BAML declarations that hold no client configuration; skipped without a word.
-_SKIPPED = frozenset({"function", "class", "enum", "test", "generator", "template_string", "type", "printer",
+_SKIPPED = frozenset({"function", "class", "enum", "test", "generator", "template_string", "string_template", "type",
+                      "printer",
                       "dynamic", "override"})
 _NAME_RULE = "use letters, digits, '_' and '-', starting with a letter or '_'"
 _KINDS = {"client": "clients", "retry_policy": "retry_policies"}
@@ -51,10 +59,15 @@ def parse_baml(text: str, *, filename: str = "<string>") -> dict[str, Any]:
         ``env.NAME`` becomes ``{"env": "NAME"}``.
 
     Raises:
-        ConfigError: On a syntax error, as ``file:line:col: message`` followed by the
-            offending line and a caret under the column.
+        ConfigError: On a syntax error in a client or retry policy, as ``file:line:col:
+            message`` followed by the offending line and a caret under the column. A
+            declaration of any other kind that cannot be read is logged as a warning
+            naming its file and line, and the parser goes on with the next one, as BAML does.
     """
-    return _Parser(text, filename).parse()
+    parser = _Parser(text, filename)
+    config = parser.parse()
+    _warn(parser)
+    return config
 
 
 def load_baml(path: Path) -> dict[str, Any]:
@@ -86,6 +99,7 @@ def load_baml(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{file}: a .baml file must be UTF-8 text") from None
         parser = _Parser(text, str(file))
         config = parser.parse()
+        _warn(parser)
         for kind, entries in config.items():
             for name, value in entries.items():
                 here = parser.location(parser.positions[kind, name])
@@ -97,6 +111,11 @@ def load_baml(path: Path) -> dict[str, Any]:
     return merged
 
 
+def _warn(parser: _Parser) -> None:
+    for warning in parser.warnings:
+        log.warning("%s; the declarations after it were read", warning)
+
+
 class _Parser(BamlScanner):
     """Reads the declarations of one file: clients and retry policies kept, everything else skipped."""
 
@@ -104,6 +123,8 @@ class _Parser(BamlScanner):
         super().__init__(text, filename)
         #: (kind, name) -> index of the declaration's name, for messages about duplicates.
         self.positions: dict[tuple[str, str], int] = {}
+        #: ``file:line:col: skipped ...`` for each declaration that could not be read.
+        self.warnings: list[str] = []
 
     # -- top level --------------------------------------------------------------------------
 
@@ -116,15 +137,17 @@ class _Parser(BamlScanner):
                 return result
             start = self.pos
             word = _IDENT.match(self.text, start)
-            if word is None:
-                raise self._error(start, f"expected a declaration (client<llm>, retry_policy, function, class, "
-                                         f"...), found {self._found(start)}")
+            if word is None:  # BAML reads on past a line it cannot parse; so do we, with a warning
+                self._passed_over(start, None, self._error(start, f"expected a declaration (client<llm>, "
+                                                                  f"retry_policy, function, class, ...), found "
+                                                                  f"{self._found(start)}"))
+                continue
             keyword = word.group()
             self.pos = word.end()
             if keyword in _KINDS:
                 kind = _KINDS[keyword]
                 if keyword == "client":
-                    self._client_type()
+                    self._client_type()  # ``client<llm>``, or the bare ``client`` BAML's grammar allows
                 name, name_pos = self._declaration_name(_NOUNS[kind])
                 if (kind, name) in self.positions:
                     first = self.location(self.positions[kind, name])
@@ -137,14 +160,30 @@ class _Parser(BamlScanner):
             elif keyword == "type":
                 self._skip_type_alias()
             elif keyword in _SKIPPED or not difflib.get_close_matches(keyword, list(_KINDS), cutoff=0.75):
-                self._skip_declaration(start, keyword)
+                try:
+                    self._skip_declaration(start, keyword)
+                except ConfigError as err:  # one unreadable declaration never stops the clients around it
+                    self._passed_over(start, keyword, err)
             else:
                 close = difflib.get_close_matches(keyword, list(_KINDS), n=1, cutoff=0.75)[0]
                 shown = "client<llm>" if close == "client" else close
                 raise self._error(start, f"unknown declaration {keyword!r}; did you mean {shown!r}?")
 
+    def _passed_over(self, start: int, keyword: str | None, err: ConfigError) -> None:
+        """Record a warning for what could not be read at ``start`` and move to the next
+        top-level declaration (a known keyword at the start of a line)."""
+        what = f"a {keyword!r} declaration" if keyword else "text"
+        first_line = err.message.splitlines()[0]
+        self.warnings.append(f"{self.location(start)}: skipped {what} it could not read ({first_line})")
+        found = _NEXT_DECLARATION.search(self.text, self.text.find("\n", start) + 1 if "\n" in self.text[start:]
+                                         else self.end)
+        self.pos = found.start() if found else self.end
+
     def _client_type(self) -> None:
-        """Read the ``<llm>`` of ``client<llm>``."""
+        """Read the ``<llm>`` of ``client<llm>``; BAML also takes a bare ``client Name {``."""
+        self._skip_trivia()
+        if not self.text.startswith("<", self.pos):
+            return
         for expected in ("<", "llm", ">"):
             self._skip_trivia()
             if not self.text.startswith(expected, self.pos):
@@ -169,14 +208,17 @@ class _Parser(BamlScanner):
         string (``template_string``). Strings and comments inside may hold any brace."""
         text = self.text
         while True:
-            self._skip_trivia()
-            if self.pos >= self.end:
+            crossed = self._skip_trivia()
+            if self.pos >= self.end or (crossed and _NEXT_DECLARATION.match(text, self.pos)
+                                        and text[self.pos - 1] == "\n"):
                 raise self._error(start, f"this {keyword!r} declaration has no body ('{{' or '#\"')")
             char = text[self.pos]
             if char == "{":
                 self._skip_braces()
                 return
-            if char == '"':
+            if char == "(":  # an argument list: it may hold attributes with {{ jinja }} and strings
+                self._skip_parens()
+            elif char == '"':
                 self._quoted()
             elif char == "#" and BLOCK_OPEN.match(text, self.pos):
                 self._block_string()
@@ -184,6 +226,30 @@ class _Parser(BamlScanner):
             else:
                 word = _HEADER_WORD.match(text, self.pos)
                 self.pos = word.end() if word else self.pos + 1
+
+    def _skip_parens(self) -> None:
+        """Skip from a ``(`` to its matching ``)``: ``@assert(name, {{ this > 0 }})``, strings,
+        nested parentheses and braces included."""
+        text, opened = self.text, [self.pos]
+        self.pos += 1
+        while opened:
+            stop = _PAREN_STOP.search(text, self.pos)
+            if stop is None:
+                raise self._error(opened[-1], "this '(' is never closed")
+            self.pos = stop.start()
+            char = stop.group()
+            if char == "(":
+                opened.append(self.pos)
+                self.pos += 1
+            elif char == ")":
+                opened.pop()
+                self.pos += 1
+            elif char == "{":
+                self._skip_braces()
+            elif char == '"':
+                self._quoted()
+            else:
+                self.pos += 1
 
     def _skip_braces(self) -> None:
         """Skip from a ``{`` to its matching ``}``, jumping over strings and comments."""

@@ -26,8 +26,14 @@ _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][+-]?[0-9]+)?|[eE][+-
 _ENV = re.compile(r"env\.([A-Za-z_][A-Za-z0-9_]*)\Z")
 _QUOTED = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 BLOCK_OPEN = re.compile(r'(#+)"')
-_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
-_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+#: BAML's escapes (its ``unescape_string``): any other backslash stays as it is, as in BAML.
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|.)", re.S)
+_ESCAPES = {'"': '"', "\\": "\\", "'": "'", "n": "\n", "r": "\r", "t": "\t", "0": "\0"}
+#: The rest of an unquoted value after its first word: BAML's unquoted strings run on, spaces
+#: included, until a character that ends them (``# @ { } ( ) [ ] < > , ' "``), a ``//``
+#: comment or the end of the line.
+_UNQUOTED_TAIL = re.compile(r"(?:[ \t]+(?!//|/\*)[^\s{}\[\](),\"#@<>']+)+")
+_LINE_END = re.compile(r"[ \t]*(?:\r?\n|//|\Z)")
 _BOUNDARY = frozenset(" \t\r\n\f\v{}[](),")
 _FIRST_WORD = re.compile(r'\s*"?([^\s"{}\[\],]*)"?')
 _SECRET_MAPS = frozenset({"headers", "credentials"})
@@ -130,6 +136,12 @@ class BamlScanner:
         if found is None:
             raise self._error(start, f"expected {what}, found {self._found(start)}")
         self.pos = found.end()
+        tail = _UNQUOTED_TAIL.match(self.text, self.pos)
+        if tail is not None and _LINE_END.match(self.text, tail.end()):
+            # Several words to the end of the line: one string, as BAML reads ``name Hello World``.
+            # Words followed by more on the line (``{ client A weight 2 }``) stay pairs.
+            self.pos = tail.end()
+            return found.group() + tail.group()
         return self._bare(found.group(), start)
 
     def _bare(self, word: str, start: int) -> Any:
@@ -149,7 +161,11 @@ class BamlScanner:
         return word
 
     def _quoted(self) -> str:
-        """A ``"..."`` string on one line, with JSON's escapes."""
+        """A ``"..."`` string on one line, unescaped as BAML does (``\\n \\t \\r \\0 \\' \\" \\\\ \\xHH``).
+
+        Any other backslash is kept with the character after it, as BAML keeps it (a regex
+        such as ``"\\(?\\d{3}\\)?"`` in an ``@check`` reaches the template as written).
+        """
         start = self.pos
         found = _QUOTED.match(self.text, start)
         if found is None:
@@ -159,24 +175,7 @@ class BamlScanner:
         body = found.group(1)
         if "\\" not in body:
             return body
-        parts: list[str] = []
-        last = 0
-        for escape in _ESCAPE.finditer(body):
-            code = escape.group(1)
-            if code[0] == "u" and len(code) == 5:
-                replacement = chr(int(code[1:], 16))
-            elif code in _ESCAPES:
-                replacement = _ESCAPES[code]
-            else:
-                raise self._error(start + 1 + escape.start(), f"unknown escape '\\{code}' in a string "
-                                  "(use \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)")
-            parts += [body[last:escape.start()], replacement]
-            last = escape.end()
-        parts.append(body[last:])
-        value = "".join(parts)
-        if any("\ud800" <= char <= "\udfff" for char in value):
-            value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        return value
+        return _ESCAPE.sub(_unescape, body)
 
     def _block_string(self) -> str:
         """A block string ``#"..."#`` (or ``##"..."##``...): raw text, dedented and trimmed."""
@@ -239,3 +238,10 @@ class BamlScanner:
         line = line[:column + 100] + ("..." if len(line) > column + 100 else "")
         caret = "".join(char if char == "\t" else " " for char in line[:column]) + "^"
         return ConfigError(f"{self.location(pos)}: {message}\n{line}\n{caret}")
+
+
+def _unescape(escape: re.Match[str]) -> str:
+    code = escape.group(1)
+    if code[0] == "x" and len(code) == 3:
+        return chr(int(code[1:], 16))
+    return _ESCAPES.get(code, escape.group(0))
