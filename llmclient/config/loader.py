@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Mapping, Union
 
 from ..errors import ConfigError
+from .as_baml import triage
 from .canonical import canonicalize
 from .registry import Registry
-from .schema import reference_warnings, validate_config
+from .schema import config_problems, raise_problems, reference_warnings, validate_config
 
 __all__ = ["load_config", "read_config", "ConfigSource"]
 
@@ -66,8 +67,24 @@ def load_config(source: ConfigSource, *, max_workers: int | None = None, on_even
         ConfigError: Listing every problem with its JSON path; never a secret's value.
     """
     raw, name = read_config(source)
-    validate_config(raw, source=name)
+    broken: dict[str, ConfigError] = {}
+    if _is_baml(source):  # what BAML only reports when a client is used, or ignores: see as_baml.py
+        found = triage(raw, config_problems(raw), name)
+        raise_problems(found.errors, name)
+        for warning in found.warnings:
+            log.warning("%s: %s", name, warning)
+        broken = found.deferred
+    else:
+        validate_config(raw, source=name)
     for warning in reference_warnings(raw):
         log.warning("%s: %s (that member will be skipped when tried)", name, warning)
-    config = canonicalize(raw)
-    return Registry(config, max_workers=max_workers, source=name, on_event=on_event, auth=auth)
+    usable = {**raw, "clients": {k: v for k, v in (raw.get("clients") or {}).items() if k not in broken}}
+    config = canonicalize(usable)
+    return Registry(config, max_workers=max_workers, source=name, on_event=on_event, auth=auth, broken=broken)
+
+
+def _is_baml(source: ConfigSource) -> bool:
+    if isinstance(source, Mapping):
+        return False
+    path = Path(source)
+    return path.is_dir() or path.suffix == ".baml"

@@ -137,12 +137,17 @@ class Registry:
         runtime: Share an existing runtime instead of creating one.
         on_event: Event hooks (or a ``Collector``) that see every call of every client.
         auth: ``{client name: AuthProvider}``: replaces those clients' built-in auth.
+        broken: ``{client name: ConfigError}``: clients defined with options they cannot
+            use; asking for one raises its error (see ``config/as_baml.py``).
     """
 
     def __init__(self, config: Mapping[str, Any], *, max_workers: int | None = None, source: str = "config",
                  runtime: Runtime | None = None, on_event: Any = None,
-                 auth: Mapping[str, AuthProvider] | None = None) -> None:
+                 auth: Mapping[str, AuthProvider] | None = None,
+                 broken: Mapping[str, ConfigError] | None = None) -> None:
         self._config: dict[str, Any] = {**config, "clients": dict(config.get("clients") or {})}
+        #: Clients a .baml config defines with options BAML only checks on use: building one raises.
+        self._broken: dict[str, ConfigError] = dict(broken or {})
         self.source = source
         workers = max_workers or (config.get("settings") or {}).get("max_workers") or DEFAULT_MAX_WORKERS
         self.runtime = runtime or Runtime(max_workers=workers, on_event=on_event,
@@ -163,8 +168,13 @@ class Registry:
             set_prices(prices, where=f"{source}: settings.prices")
 
     def names(self) -> list[str]:
-        """The configured client names, in config order (clients added at runtime last)."""
-        return list(self._config["clients"])
+        """The configured client names, in config order (clients added at runtime last), then
+        those whose options cannot be used (asking for one raises its ConfigError)."""
+        return list(self._config["clients"]) + [n for n in self._broken if n not in self._config["clients"]]
+
+    def deferred_names(self) -> list[str]:
+        """Clients of a ``.baml`` config whose options BAML only checks on use: each raises when asked for."""
+        return list(self._broken)
 
     def add(self, name: str, *, provider: str, options: Mapping[str, Any] | None = None,
             retry_policy: str | None = None, auth: AuthProvider | None = None) -> Client:
@@ -244,6 +254,9 @@ class Registry:
                     self._shorthand_clients.move_to_end(name)
                 return found
             configured = self._config["clients"].get(name)
+            if configured is None and name in self._broken:
+                error = self._broken[name]
+                raise ConfigError(error.message, client_name=name)
             spec = configured or self._shorthand(name)
             if spec is None:
                 raise ConfigError(f"{self.source}: no client named {name!r} (known: {', '.join(self.names())})")

@@ -29,8 +29,8 @@ from .schema_files import SCHEMA_BASE_URI, builtin_validator, prepare_schema, pr
 from .schema_messages import NAME as _NAME
 from .schema_messages import SECRET_KEYS, JsonPath, Problem, describe, did_you_mean, format_path, kind_of, sort_key
 
-__all__ = ["SCHEMA_BASE_URI", "SECRET_KEYS", "format_path", "known_providers", "provider_schema_name",
-           "reference_warnings", "register_schema", "validate_config"]
+__all__ = ["SCHEMA_BASE_URI", "SECRET_KEYS", "config_problems", "format_path", "known_providers",
+           "provider_schema_name", "raise_problems", "reference_warnings", "register_schema", "validate_config"]
 
 
 def validate_config(config: Mapping[str, Any], *, source: str | None = None, check_references: bool = True) -> None:
@@ -50,7 +50,16 @@ def validate_config(config: Mapping[str, Any], *, source: str | None = None, che
         ConfigError: With ``problems`` listing each problem as ``"$.json.path: message"``,
             sorted by path. No message quotes a value found at a secret-bearing path.
     """
-    problems = sorted(set(_config_problems(plain(config), check_references)), key=sort_key)
+    raise_problems(config_problems(config, check_references=check_references), source)
+
+
+def config_problems(config: Mapping[str, Any], *, check_references: bool = True) -> list[Problem]:
+    """Every problem of ``config`` as ``(json path, message)``, sorted by path (see :func:`validate_config`)."""
+    return sorted(set(_config_problems(plain(config), check_references)), key=sort_key)
+
+
+def raise_problems(problems: list[Problem], source: str | None) -> None:
+    """Raise the ConfigError listing ``problems`` (``validate_config``'s), if there are any."""
     if problems:
         lines = [f"{format_path(path)}: {message}" for path, message in problems]
         noun = "problem" if len(lines) == 1 else "problems"
