@@ -64,10 +64,8 @@ def test_a_header_option_replaces_ours_whatever_its_case(kind: str) -> None:
     assert names == ["content-type"] and built.headers["content-type"] == "application/json; charset=utf-8"
 
 
-@pytest.mark.parametrize("kind", sorted(CLIENTS))
+@pytest.mark.parametrize("kind", sorted(set(CLIENTS) - {"aws-bedrock"}))  # Bedrock's schema has no query_params
 def test_query_params_reach_every_url(kind: str) -> None:
-    if kind == "aws-bedrock":
-        pytest.skip("Bedrock takes no query_params option (its schema refuses it)")
     built = adapter(kind, query_params={"tenant": "t 1"}).build_request(REQUEST, stream=False)
     assert "tenant=t+1" in built.url
 
