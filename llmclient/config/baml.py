@@ -230,43 +230,30 @@ class _Parser(BamlScanner):
     def _skip_parens(self) -> None:
         """Skip from a ``(`` to its matching ``)``: ``@assert(name, {{ this > 0 }})``, strings,
         nested parentheses and braces included."""
-        text, opened = self.text, [self.pos]
-        self.pos += 1
-        while opened:
-            stop = _PAREN_STOP.search(text, self.pos)
-            if stop is None:
-                raise self._error(opened[-1], "this '(' is never closed")
-            self.pos = stop.start()
-            char = stop.group()
-            if char == "(":
-                opened.append(self.pos)
-                self.pos += 1
-            elif char == ")":
-                opened.pop()
-                self.pos += 1
-            elif char == "{":
-                self._skip_braces()
-            elif char == '"':
-                self._quoted()
-            else:
-                self.pos += 1
+        self._skip_balanced("(", ")", _PAREN_STOP)
 
     def _skip_braces(self) -> None:
         """Skip from a ``{`` to its matching ``}``, jumping over strings and comments."""
+        self._skip_balanced("{", "}", _SKIP_STOP)
+
+    def _skip_balanced(self, opening: str, closing: str, stops: re.Pattern[str]) -> None:
+        """Skip from ``opening`` at ``pos`` to its match; ``stops`` finds the characters that matter."""
         text, opened = self.text, [self.pos]
         self.pos += 1
         while opened:
-            stop = _SKIP_STOP.search(text, self.pos)
+            stop = stops.search(text, self.pos)
             if stop is None:
-                raise self._error(opened[-1], "this '{' is never closed")
+                raise self._error(opened[-1], f"this {opening!r} is never closed")
             self.pos = stop.start()
             char = stop.group()
-            if char == "{":
+            if char == opening:
                 opened.append(self.pos)
                 self.pos += 1
-            elif char == "}":
+            elif char == closing:
                 opened.pop()
                 self.pos += 1
+            elif char == "{":  # braces inside parentheses: {{ jinja }}, a map
+                self._skip_braces()
             elif char == '"':
                 self._quoted()
             elif char == "#" and BLOCK_OPEN.match(text, self.pos):
