@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import pytest
+from helpers import eventually, generic_client
 
 import llmclient
 from llmclient.cancel import CancelToken
+from llmclient.events import RetryScheduled
 from llmclient.testing import FakeLLMServer, Fault
 
 
@@ -20,20 +22,23 @@ def cancel_after(token: CancelToken, seconds: float) -> threading.Timer:
     return timer
 
 
-def client(server: FakeLLMServer, **options: Any) -> llmclient.Client:
-    policy = options.pop("retry_policy", None)
-    return llmclient.OpenAIGenericClient(model="m", base_url=server.openai_base_url, retry_policy=policy, **options)
+def cancel_when(token: CancelToken, condition: Callable[[], bool]) -> threading.Thread:
+    """Cancel ``token`` from another thread as soon as ``condition()`` holds (within 10 s)."""
+    thread = threading.Thread(target=lambda: eventually(condition) and token.cancel(), daemon=True)
+    thread.start()
+    return thread
 
 
 def test_cancel_ends_a_backoff_sleep_at_once(fake_llm_server: FakeLLMServer) -> None:
     token = CancelToken()
     fake_llm_server.enqueue(Fault.server_error(500))
     slow_retry = llmclient.RetryPolicy(max_retries=3, delay_ms=30_000)
-    with client(fake_llm_server, retry_policy=slow_retry) as c:
-        cancel_after(token, 0.2)
+    events: list[object] = []
+    with generic_client(fake_llm_server, retry_policy=slow_retry) as c:
+        cancel_when(token, lambda: any(isinstance(e, RetryScheduled) for e in events))  # the 30 s backoff began
         started = time.monotonic()
         with pytest.raises(llmclient.CancelledError):
-            c.complete("x", cancel=token)
+            c.complete("x", cancel=token, on_event=events.append)
     assert time.monotonic() - started < 3
     assert len(fake_llm_server.requests) == 1  # no retry after the cancel
 
@@ -41,8 +46,8 @@ def test_cancel_ends_a_backoff_sleep_at_once(fake_llm_server: FakeLLMServer) -> 
 def test_cancel_abandons_the_request_in_flight(fake_llm_server: FakeLLMServer) -> None:
     token = CancelToken()
     fake_llm_server.enqueue(Fault.stall(10))
-    with client(fake_llm_server, retry_policy=llmclient.RetryPolicy(max_retries=2, delay_ms=0)) as c:
-        cancel_after(token, 0.2)
+    with generic_client(fake_llm_server, retry_policy=llmclient.RetryPolicy(max_retries=2, delay_ms=0)) as c:
+        cancel_when(token, lambda: len(fake_llm_server.requests) == 1)  # stalled at the server
         started = time.monotonic()
         with pytest.raises(llmclient.CancelledError) as info:
             c.complete("x", cancel=token)
@@ -53,7 +58,7 @@ def test_cancel_abandons_the_request_in_flight(fake_llm_server: FakeLLMServer) -
 
 def test_cancel_stops_a_stream(tmp_path: Any) -> None:
     token = CancelToken()
-    with FakeLLMServer(chunk_delay=0.2, stream_chunks=50) as server, client(server) as c:
+    with FakeLLMServer(chunk_delay=0.2, stream_chunks=50) as server, generic_client(server) as c:
         received = []
         with pytest.raises(llmclient.CancelledError):
             with c.stream("go", cancel=token) as stream:
@@ -74,7 +79,7 @@ def test_a_fallback_does_not_move_on_after_cancel(fake_llm_server: FakeLLMServer
                                                              "model": "second"}},
         "F": {"provider": "fallback", "options": {"strategy": ["First", "Second"]}}}}
     with llmclient.load_config(cfg) as registry:
-        cancel_after(token, 0.2)
+        cancel_when(token, lambda: len(fake_llm_server.requests) == 1)  # First's request, stalled
         with pytest.raises(llmclient.CancelledError):
             registry.client("F").complete("x", cancel=token)
     assert [r.json()["model"] for r in fake_llm_server.requests] == ["first"]
@@ -83,7 +88,7 @@ def test_a_fallback_does_not_move_on_after_cancel(fake_llm_server: FakeLLMServer
 def test_an_already_cancelled_token_sends_nothing(fake_llm_server: FakeLLMServer) -> None:
     token = CancelToken()
     token.cancel("the user left")
-    with client(fake_llm_server) as c:
+    with generic_client(fake_llm_server) as c:
         with pytest.raises(llmclient.CancelledError, match="the user left"):
             c.complete("x", cancel=token)
         with pytest.raises(llmclient.CancelledError):
@@ -94,9 +99,9 @@ def test_an_already_cancelled_token_sends_nothing(fake_llm_server: FakeLLMServer
 def test_one_token_cancels_every_call_sharing_it(fake_llm_server: FakeLLMServer) -> None:
     token = CancelToken()
     fake_llm_server.enqueue(Fault.stall(10), Fault.stall(10))
-    with client(fake_llm_server) as c:
+    with generic_client(fake_llm_server) as c:
         futures = [c.submit("x", cancel=token) for _ in range(2)]
-        time.sleep(0.3)
+        assert eventually(lambda: len(fake_llm_server.requests) == 2)  # both in flight, stalled
         token.cancel()
         errors = [f.exception(timeout=5) for f in futures]
     assert all(isinstance(e, llmclient.CancelledError) for e in errors)
@@ -104,7 +109,7 @@ def test_one_token_cancels_every_call_sharing_it(fake_llm_server: FakeLLMServer)
 
 def test_cancel_ends_a_rate_limit_wait(fake_llm_server: FakeLLMServer) -> None:
     token = CancelToken()
-    with client(fake_llm_server, rate_limit={"requests_per_minute": 1}) as c:
+    with generic_client(fake_llm_server, rate_limit={"requests_per_minute": 1}) as c:
         c.complete("first")  # takes the only request of this minute
         cancel_after(token, 0.2)
         started = time.monotonic()

@@ -16,14 +16,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers import free_port, generic_client
 
 from llmclient import LLMTimeoutError, OpenAIGenericClient, RetryPolicy, StreamError, TransportError
 from llmclient.redaction import RedactedCause
 from llmclient.testing import FakeLLMServer, Fault
-
-
-def client_for(server: FakeLLMServer, **http: Any) -> OpenAIGenericClient:
-    return OpenAIGenericClient("fake-model", base_url=server.openai_base_url, name="D", http=http or None)
 
 
 @pytest.fixture(params=["keep-alive", "close-delimited"])
@@ -46,7 +43,8 @@ def elapsed_of(action: Any) -> tuple[float, BaseException | None]:
 def test_request_timeout_bounds_headers_that_trickle_in(fake_llm_server: FakeLLMServer) -> None:
     # ~200 bytes of headers, 20 every 0.3 s: about 3 s of headers against a 1 s limit.
     fake_llm_server.enqueue(Fault.trickle_headers(piece_bytes=20, every_s=0.3))
-    elapsed, error = elapsed_of(lambda: client_for(fake_llm_server, request_timeout_ms=1000).complete("x"))
+    client = generic_client(fake_llm_server, http={"request_timeout_ms": 1000})
+    elapsed, error = elapsed_of(lambda: client.complete("x"))
     assert isinstance(error, LLMTimeoutError) and error.kind == "request"
     assert "request_timeout_ms (1000 ms)" in error.message
     assert elapsed < 2.0  # per-read timeouts took 3.3 s here
@@ -54,7 +52,7 @@ def test_request_timeout_bounds_headers_that_trickle_in(fake_llm_server: FakeLLM
 
 def test_first_token_timeout_is_a_deadline_from_sending(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.trickle_headers(piece_bytes=20, every_s=0.3))
-    client = client_for(fake_llm_server, time_to_first_token_timeout_ms=1000)
+    client = generic_client(fake_llm_server, http={"time_to_first_token_timeout_ms": 1000})
     elapsed, error = elapsed_of(lambda: client.stream("x"))
     assert isinstance(error, LLMTimeoutError) and error.kind == "first_token"
     assert elapsed < 2.0
@@ -62,7 +60,7 @@ def test_first_token_timeout_is_a_deadline_from_sending(fake_llm_server: FakeLLM
 
 def test_trickled_headers_within_the_limit_are_fine(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.trickle_headers(piece_bytes=64, every_s=0.05))
-    assert client_for(fake_llm_server, request_timeout_ms=10_000).complete("slow but fine").text == \
+    assert generic_client(fake_llm_server, http={"request_timeout_ms": 10_000}).complete("slow but fine").text == \
         "Echo: slow but fine"
 
 
@@ -87,7 +85,7 @@ def test_connect_timeout_covers_a_tls_handshake_that_never_ends() -> None:
 # -- limits after the headers, on both framings --------------------------------------------------
 def test_idle_timeout_holds_on_keep_alive_and_close_delimited_streams(framing_server: FakeLLMServer) -> None:
     framing_server.enqueue(Fault.stall_mid_stream(10, after_chunks=2))
-    client = client_for(framing_server, idle_timeout_ms=500)
+    client = generic_client(framing_server, http={"idle_timeout_ms": 500})
     stream = client.stream("one two three")
     last_chunk_at = time.monotonic()
     with pytest.raises(StreamError) as info:
@@ -99,7 +97,7 @@ def test_idle_timeout_holds_on_keep_alive_and_close_delimited_streams(framing_se
 
 def test_request_timeout_holds_after_the_headers_on_both_framings(framing_server: FakeLLMServer) -> None:
     framing_server.enqueue(Fault.stall_mid_stream(10, after_chunks=2))
-    client = client_for(framing_server, request_timeout_ms=1000)
+    client = generic_client(framing_server, http={"request_timeout_ms": 1000})
     started = time.monotonic()
     with pytest.raises(StreamError) as info:
         with client.stream("one two three") as stream:
@@ -109,7 +107,7 @@ def test_request_timeout_holds_after_the_headers_on_both_framings(framing_server
 
 
 def test_close_delimited_answers_work(framing_server: FakeLLMServer) -> None:
-    client = client_for(framing_server)
+    client = generic_client(framing_server)
     assert client.complete("plain").text == "Echo: plain"
     with client.stream("streamed words") as stream:
         assert "".join(c.text for c in stream) == "Echo: streamed words"
@@ -119,7 +117,7 @@ def test_close_delimited_answers_work(framing_server: FakeLLMServer) -> None:
 # -- a stream ends when its protocol says so ---------------------------------------------------------
 def test_a_stream_ends_at_done_without_waiting_for_a_late_fin(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.late_fin(10))
-    client = client_for(fake_llm_server, request_timeout_ms=3000)
+    client = generic_client(fake_llm_server, http={"request_timeout_ms": 3000})
     started = time.monotonic()
     with client.stream("all at once") as stream:
         text = "".join(c.text for c in stream)
@@ -128,7 +126,7 @@ def test_a_stream_ends_at_done_without_waiting_for_a_late_fin(fake_llm_server: F
 
 
 def test_the_connection_goes_back_to_the_pool_after_a_chunked_stream(fake_llm_server: FakeLLMServer) -> None:
-    client = client_for(fake_llm_server)
+    client = generic_client(fake_llm_server)
     for _ in range(3):
         with client.stream("reuse me") as stream:
             list(stream)
@@ -140,7 +138,7 @@ def test_the_connection_goes_back_to_the_pool_after_a_chunked_stream(fake_llm_se
 def test_a_cut_inside_the_headers_is_a_retryable_transport_error(fake_llm_server: FakeLLMServer,
                                                                   stream: bool) -> None:
     fake_llm_server.enqueue(Fault.cut_in_headers())
-    client = client_for(fake_llm_server)
+    client = generic_client(fake_llm_server)
     with pytest.raises(TransportError) as info:
         if stream:
             client.stream("x")
@@ -164,7 +162,7 @@ def test_a_chunked_body_cut_mid_chunk_says_the_connection_was_cut(fake_llm_serve
                                                                    in_size_line: bool) -> None:
     fake_llm_server.enqueue(Fault.cut_mid_chunk(in_size_line=in_size_line))
     with pytest.raises(TransportError) as info:
-        client_for(fake_llm_server).complete("x")
+        generic_client(fake_llm_server).complete("x")
     message = info.value.message
     assert "cut inside the chunked body" in message and "invalid literal" not in message
     assert info.value.retryable
@@ -172,9 +170,7 @@ def test_a_chunked_body_cut_mid_chunk_says_the_connection_was_cut(fake_llm_serve
 
 
 def test_a_transport_error_keeps_a_redacted_cause() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens there once closed
+    port = free_port()
     from llmclient import GoogleAIClient
 
     key = "AIzaSyTRANSPORT-cause-DISTINCTIVE-0123456"

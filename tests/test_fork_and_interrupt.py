@@ -15,24 +15,17 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import eventually
 
 from llmclient import FallbackClient, OpenAIGenericClient, Runtime
 from llmclient.testing import FakeLLMServer, Fault
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
+pytestmark = pytest.mark.slow  # real processes: a forked child, scripts sent SIGINT
 
 
 def use_every_pool(server: FakeLLMServer, runtime: Runtime, tag: str) -> list[str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import http.server
 import logging
 import os
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers import eventually, free_port, generic_client, needs_proc, tcp_ends
 
 from llmclient import (
     ClientClosedError,
@@ -26,52 +26,6 @@ from llmclient.testing import FakeLLMServer, Fault
 from llmclient.transport import USER_AGENT, Timeouts, Transport
 
 KEY = "transport-key-DISTINCTIVE-91ab"
-
-
-def generic(server: FakeLLMServer, **http: Any) -> OpenAIGenericClient:
-    return OpenAIGenericClient("fake-model", base_url=server.openai_base_url, name="T", http=http or None)
-
-
-needs_proc = pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="counts sockets through /proc")
-
-
-def tcp_ends(port: int) -> tuple[int, int]:
-    """Sockets this process holds open to ``port`` (client ends) and accepted on it (server ends)."""
-    inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            link = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(int(link[8:-1]))
-    client = server = 0
-    with open("/proc/net/tcp") as table:
-        for line in table.readlines()[1:]:
-            fields = line.split()
-            if int(fields[9]) not in inodes:
-                continue
-            local_port, remote_port = int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)
-            if remote_port == port:
-                client += 1
-            elif local_port == port and remote_port != 0:
-                server += 1
-    return client, server
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- timeouts value -----------------------------------------------------------------------------
@@ -98,7 +52,7 @@ def test_connection_refused_is_a_transport_error() -> None:
 
 def test_connection_reset_is_a_transport_error(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.reset())
-    with generic(fake_llm_server) as client:
+    with generic_client(fake_llm_server) as client:
         with pytest.raises(TransportError):
             client.complete("hi")
         assert client.complete("again").text == "Echo: again"
@@ -106,14 +60,15 @@ def test_connection_reset_is_a_transport_error(fake_llm_server: FakeLLMServer) -
 
 def test_reset_mid_body_is_a_transport_error(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.reset(after_chunks=1))
-    with generic(fake_llm_server) as client, pytest.raises(TransportError):
+    with generic_client(fake_llm_server) as client, pytest.raises(TransportError):
         client.complete("hi")
 
 
 def test_stall_before_first_byte_hits_request_timeout(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.stall(5))
     started = time.monotonic()
-    with generic(fake_llm_server, request_timeout_ms=200) as client, pytest.raises(LLMTimeoutError) as info:
+    client = generic_client(fake_llm_server, http={"request_timeout_ms": 200})
+    with client, pytest.raises(LLMTimeoutError) as info:
         client.complete("hi")
     assert info.value.kind == "request" and "request_timeout_ms" in str(info.value)
     assert time.monotonic() - started < 4
@@ -122,7 +77,7 @@ def test_stall_before_first_byte_hits_request_timeout(fake_llm_server: FakeLLMSe
 def test_request_timeout_covers_a_slow_body(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.stall_mid_stream(5, after_chunks=1))
     fake_llm_server.enqueue(Fault.stall_mid_stream(5, after_chunks=3))
-    with generic(fake_llm_server, request_timeout_ms=300) as client:
+    with generic_client(fake_llm_server, http={"request_timeout_ms": 300}) as client:
         with pytest.raises(LLMTimeoutError) as info:
             client.stream("hi there")  # only the role chunk came: nothing reached the caller
         assert info.value.kind == "request"
@@ -135,7 +90,7 @@ def test_request_timeout_covers_a_slow_body(fake_llm_server: FakeLLMServer) -> N
 
 def test_stream_stall_before_headers_hits_first_token_timeout(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.stall(5))
-    with generic(fake_llm_server, time_to_first_token_timeout_ms=200) as client:
+    with generic_client(fake_llm_server, http={"time_to_first_token_timeout_ms": 200}) as client:
         with pytest.raises(LLMTimeoutError) as info:
             client.stream("hi")
     assert info.value.kind == "first_token" and "time_to_first_token_timeout_ms" in str(info.value)
@@ -143,7 +98,7 @@ def test_stream_stall_before_headers_hits_first_token_timeout(fake_llm_server: F
 
 def test_stream_stall_after_headers_hits_first_token_timeout(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.stall_mid_stream(5, after_chunks=0))
-    with generic(fake_llm_server, time_to_first_token_timeout_ms=200) as client:
+    with generic_client(fake_llm_server, http={"time_to_first_token_timeout_ms": 200}) as client:
         with pytest.raises(LLMTimeoutError) as info:
             client.stream("hi")
     assert info.value.kind == "first_token"
@@ -151,13 +106,13 @@ def test_stream_stall_after_headers_hits_first_token_timeout(fake_llm_server: Fa
 
 def test_first_token_timeout_does_not_apply_to_complete(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.stall(0.3))
-    with generic(fake_llm_server, time_to_first_token_timeout_ms=50) as client:
+    with generic_client(fake_llm_server, http={"time_to_first_token_timeout_ms": 50}) as client:
         assert client.complete("slow").text == "Echo: slow"
 
 
 def test_idle_stall_before_content_raises_from_stream(fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.stall_mid_stream(5, after_chunks=1))  # only the role chunk arrives
-    with generic(fake_llm_server, idle_timeout_ms=200) as client:
+    with generic_client(fake_llm_server, http={"idle_timeout_ms": 200}) as client:
         with pytest.raises(LLMTimeoutError) as info:
             client.stream("hi")
     assert info.value.kind == "idle" and "idle_timeout_ms" in str(info.value)
@@ -168,7 +123,7 @@ def test_idle_stall_after_content_is_a_stream_error_and_the_socket_is_closed(
         fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.enqueue(Fault.stall_mid_stream(1.5, after_chunks=3))
     port = fake_llm_server.port
-    with generic(fake_llm_server, idle_timeout_ms=200) as client:
+    with generic_client(fake_llm_server, http={"idle_timeout_ms": 200}) as client:
         stream = client.stream("one two three four five")
         assert tcp_ends(port) == (1, 1)
         seen = []
@@ -186,7 +141,7 @@ def test_idle_stall_after_content_is_a_stream_error_and_the_socket_is_closed(
 
 def test_stream_with_content_length_is_not_held_back() -> None:
     with FakeLLMServer(stream_content_length=True, chunk_delay=0.05, stream_chunks=10) as server:
-        with generic(server) as client:
+        with generic_client(server) as client:
             stream = client.stream("a b c d e f g h i j")
             arrivals = []
             for chunk in stream:
@@ -238,7 +193,7 @@ def test_32_threads_share_one_pool_without_warnings(fake_llm_server: FakeLLMServ
                                                     caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="urllib3")
     errors: list[BaseException] = []
-    with generic(fake_llm_server) as client:
+    with generic_client(fake_llm_server) as client:
         barrier = threading.Barrier(32)
 
         def work(i: int) -> None:
@@ -286,7 +241,7 @@ def test_a_small_pool_would_warn(fake_llm_server: FakeLLMServer, caplog: pytest.
 @needs_proc
 def test_close_leaves_no_socket_open(fake_llm_server: FakeLLMServer) -> None:
     port = fake_llm_server.port
-    client = generic(fake_llm_server)
+    client = generic_client(fake_llm_server)
     barrier = threading.Barrier(8)
 
     def work() -> None:
@@ -312,7 +267,7 @@ def test_close_leaves_no_socket_open(fake_llm_server: FakeLLMServer) -> None:
 # Forking with the fake server's threads running is the point of this test (3.12+ warns about it).
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_fork_child_gets_its_own_pool(fake_llm_server: FakeLLMServer) -> None:
-    with generic(fake_llm_server) as client:
+    with generic_client(fake_llm_server) as client:
         assert client.complete("parent 1").text == "Echo: parent 1"
         assert fake_llm_server.connections_opened == 1
         pid = os.fork()
@@ -376,7 +331,7 @@ def test_user_agent_and_lowercased_response_headers(fake_llm_server: FakeLLMServ
 # -- streams over sockets -----------------------------------------------------------------------
 @needs_proc
 def test_stream_context_manager_closes_early_and_the_server_sees_it() -> None:
-    with FakeLLMServer(chunk_delay=0.05, stream_chunks=40) as server, generic(server) as client:
+    with FakeLLMServer(chunk_delay=0.05, stream_chunks=40) as server, generic_client(server) as client:
         with client.stream("long answer please") as stream:
             first = next(stream)
             assert first.text or first.raw_finish_reason is None
@@ -403,7 +358,7 @@ def test_stream_completion_after_consumption(fake_llm_server: FakeLLMServer) -> 
 
 
 def test_a_finished_stream_gives_its_connection_back_to_the_pool(fake_llm_server: FakeLLMServer) -> None:
-    with generic(fake_llm_server) as client:
+    with generic_client(fake_llm_server) as client:
         for i in range(3):
             with client.stream(f"s{i}") as stream:
                 assert "".join(c.text for c in stream) == f"Echo: s{i}"

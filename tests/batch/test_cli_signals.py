@@ -8,10 +8,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from batch_helpers import assert_exactly_once, config_for, read_records, subprocess_env, write_input
+from helpers import eventually
 
 from llmclient.cli import main
 from llmclient.testing import FakeLLMServer, Fault
@@ -31,23 +31,17 @@ def _start(tmp_path: Path, server: FakeLLMServer, count: int, workers: int) -> t
     return proc, out
 
 
-def _wait_for(condition: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def _lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_completes_every_line_exactly_once(
         tmp_path: Path, fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.random_faults(1.0, [Fault.stall(0.02)])
     proc, out = _start(tmp_path, fake_llm_server, 300, 8)
     try:
-        _wait_for(lambda: _lines(out) >= 40)
+        assert eventually(lambda: _lines(out) >= 40, timeout=20)
         proc.kill()  # SIGKILL: no handler, no flush, no cleanup
         proc.wait(10)
     finally:
@@ -68,11 +62,12 @@ def test_sigkill_mid_run_then_rerun_completes_every_line_exactly_once(
     assert all(r["ok"] for r in records)
 
 
+@pytest.mark.slow
 def test_one_ctrl_c_lets_calls_in_flight_finish_and_writes_them(tmp_path: Path,
                                                                 fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.random_faults(1.0, [Fault.stall(0.3)])
     proc, out = _start(tmp_path, fake_llm_server, 200, 4)
-    _wait_for(lambda: _lines(out) >= 4)
+    assert eventually(lambda: _lines(out) >= 4, timeout=20)
     proc.send_signal(signal.SIGINT)
     stdout, _ = proc.communicate(timeout=20)
     assert proc.returncode == 130
@@ -84,14 +79,15 @@ def test_one_ctrl_c_lets_calls_in_flight_finish_and_writes_them(tmp_path: Path,
     assert "stopping" in (tmp_path / "stderr.txt").read_text()
 
 
+@pytest.mark.slow
 def test_two_ctrl_c_cancel_calls_in_flight_and_leave_a_resumable_output(tmp_path: Path,
                                                                        fake_llm_server: FakeLLMServer) -> None:
     fake_llm_server.random_faults(1.0, [Fault.stall(60)])
     proc, out = _start(tmp_path, fake_llm_server, 50, 4)
-    _wait_for(lambda: len(fake_llm_server.requests) >= 4)
+    assert eventually(lambda: len(fake_llm_server.requests) >= 4, timeout=20)
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.3)
+    assert eventually(lambda: "stopping" in (tmp_path / "stderr.txt").read_text(), timeout=20)  # the first one seen
     proc.send_signal(signal.SIGINT)
     stdout, _ = proc.communicate(timeout=20)
     assert time.monotonic() - started < 15  # not the 60 s stall

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from batch_helpers import ROOT, assert_exactly_once, config_for, read_records, write_input
+from helpers import eventually
 
 from llmclient.batch import BatchSummary, run_dask
 from llmclient.errors import ConfigError
@@ -19,6 +20,8 @@ from llmclient.testing import FakeLLMServer, Fault
 
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
+
+pytestmark = pytest.mark.slow  # a LocalCluster of worker processes
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +105,7 @@ def test_a_worker_killed_mid_run_loses_no_line(tmp_path: Path, fake_llm_server: 
         config_for(fake_llm_server), src, out, client=dask_client, client_name="A", partition_size=10,
         max_concurrency=8, threads_per_partition=2, handle_sigint=False)))
     thread.start()
-    deadline = time.monotonic() + 30
-    while (not out.exists() or out.read_bytes().count(b"\n") < 30) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert eventually(lambda: out.exists() and out.read_bytes().count(b"\n") >= 30, timeout=30)
     pids = dask_client.run(os.getpid)
     victim = sorted(pids.values())[0]
     os.kill(victim, signal.SIGKILL)

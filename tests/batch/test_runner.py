@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from batch_helpers import KEY, assert_exactly_once, config_for, read_records, write_input
+from helpers import eventually
 
 from llmclient.batch import BatchControl, BatchSummary, DuplicateIdError, run
 from llmclient.batch.jsonl import estimate_tokens, read_done
@@ -211,9 +212,7 @@ def test_cancel_aborts_calls_in_flight_and_writes_no_record_for_them(tmp_path: P
     worker = threading.Thread(target=lambda: result.append(run(
         config_for(fake_llm_server), client="A", input=src, output=out, workers=4, control=control)))
     worker.start()
-    deadline = time.monotonic() + 10
-    while len(fake_llm_server.requests) < 4 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert eventually(lambda: len(fake_llm_server.requests) >= 4)
     started = time.monotonic()
     control.cancel()
     worker.join(15)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from helpers import generic_client, sockets_to
 
 from llmclient.client import CallContext, Client
 from llmclient.errors import LLMError
@@ -82,32 +83,9 @@ def leaf(fake_llm_server: FakeLLMServer, runtime: Runtime) -> Callable[..., Open
     def make(name: str, *, retries: int = 0, server: FakeLLMServer | None = None, rt: Runtime | None = None,
              **options: Any) -> OpenAIGenericClient:
         policy = RetryPolicy(max_retries=retries, delay_ms=0) if retries else None
-        return OpenAIGenericClient(f"model-{name}", base_url=(server or fake_llm_server).openai_base_url,
-                                   name=name, runtime=rt or runtime, retry_policy=policy, **options)
+        return generic_client(server or fake_llm_server, model=f"model-{name}", name=name, runtime=rt or runtime,
+                              retry_policy=policy, **options)
     return make
-
-
-def sockets_to(port: int) -> int:
-    """How many TCP sockets this process holds open to 127.0.0.1:``port`` (from /proc)."""
-    import os
-
-    inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    count = 0
-    with open("/proc/net/tcp") as table:
-        next(table)
-        for line in table:
-            fields = line.split()
-            remote_port = int(fields[2].split(":")[1], 16)
-            if remote_port == port and fields[9] in inodes:
-                count += 1
-    return count
 
 
 @pytest.fixture

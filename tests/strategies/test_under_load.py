@@ -22,6 +22,8 @@ from llmclient.errors import CancelledError, LLMError
 from llmclient.models import ChatRequest, Completion, to_messages
 from llmclient.testing import FakeLLMServer, Fault
 
+pytestmark = pytest.mark.slow  # 32 threads x 50 calls, and hedges under load
+
 THREADS = 32
 CALLS = 50
 

@@ -1,6 +1,7 @@
 """Tests of ``llmclient.testing``: the fake server's fixture comes from the root conftest's plugin.
 
-``raw_http(server)`` opens a bare-socket connection (:class:`raw_http.RawConnection`).
+``server`` is a plain FakeLLMServer (no key) started for the test; ``raw_http(server)`` opens
+a bare-socket connection (:class:`raw_http.RawConnection`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ import pytest
 from raw_http import SOCKET_TIMEOUT, RawConnection
 
 from llmclient.testing import FakeLLMServer
+
+
+@pytest.fixture
+def server() -> Iterator[FakeLLMServer]:
+    """A started FakeLLMServer with default options, closed after the test."""
+    with FakeLLMServer() as fake:
+        yield fake
 
 
 @pytest.fixture

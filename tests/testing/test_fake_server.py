@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
+from helpers import eventually
 
 from llmclient.testing import FakeLLMServer, Fault, RecordedRequest
 from llmclient.testing.faults import FaultPlan
@@ -52,12 +52,6 @@ def events(raw: bytes) -> list[Any]:
 
 def stream_text(parsed: list[Any]) -> str:
     return "".join(e["choices"][0]["delta"].get("content") or "" for e in parsed if e != "[DONE]" and e["choices"])
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as fake:
-        yield fake
 
 
 # --- answers -----------------------------------------------------------------------------------
@@ -353,9 +347,7 @@ def test_close_returns_promptly_while_a_handler_stalls() -> None:
 
     thread = threading.Thread(target=call)
     thread.start()
-    deadline = time.monotonic() + 5
-    while not fake.requests and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert eventually(lambda: bool(fake.requests), timeout=5)  # the handler is stalling
     started = time.monotonic()
     fake.close()
     assert time.monotonic() - started < 1.0

@@ -12,7 +12,6 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,6 @@ from llmclient.testing.request_log import DEFAULT_MAX_LOGGED_REQUESTS
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAM = {**HELLO, "stream": True}
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as fake:
-        yield fake
 
 
 # --- HTTP/1.0 clients ----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,12 +18,6 @@ from llmclient.testing import FakeLLMServer, Fault
 STREAM = {**HELLO, "stream": True}
 CLAUDE_STREAM = {"model": "claude-x", "max_tokens": 50, "stream": True,
                  "messages": [{"role": "user", "content": "hello world"}]}
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as fake:
-        yield fake
 
 
 def assert_close_delimited(headers: dict[str, str]) -> None:
