@@ -50,12 +50,6 @@ def error_body(kind: str, message: str = "boom", **error: Any) -> dict[str, Any]
     return {"type": "error", "error": {"type": kind, "message": message, **error}, "request_id": "req_x"}
 
 
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
-        yield rs
-
-
 def client(**kw: Any) -> AnthropicClient:
     kw.setdefault("api_key", KEY)
     return AnthropicClient(kw.pop("model", "claude-sonnet-4-5"), **kw)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 import responses
@@ -86,12 +86,6 @@ PROVIDERS = [
              re.compile(r"https://generativelanguage\.googleapis\.com/v1beta/models/gemini:.*"), "STOP", "MAX_TOKENS",
              _google_answer, _google_stream),
 ]
-
-
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
-        yield rs
 
 
 @pytest.fixture(params=PROVIDERS, ids=[p.name for p in PROVIDERS])

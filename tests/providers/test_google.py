@@ -55,12 +55,6 @@ def error_body(code: int, status: str, message: str = "boom", details: list[Any]
     return {"error": error}
 
 
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
-        yield rs
-
-
 def client(**kw: Any) -> GoogleAIClient:
     kw.setdefault("api_key", KEY)
     return GoogleAIClient(kw.pop("model", "gemini-2.0-flash"), **kw)

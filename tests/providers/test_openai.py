@@ -6,7 +6,7 @@ import email.utils
 import json
 import logging
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import responses
@@ -45,12 +45,6 @@ def answer(text: str = "Hi there", **extra: Any) -> dict[str, Any]:
     }
     body.update(extra)
     return body
-
-
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
-        yield rs
 
 
 def sent(mock: responses.RequestsMock, index: int = -1) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import responses
@@ -219,12 +219,6 @@ def test_other_choices_are_ignored_unless_asked_for() -> None:
 
 
 # -- through the client ------------------------------------------------------------------------
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
-        yield rs
-
-
 def client() -> OpenAIClient:
     return OpenAIClient("gpt-4o", api_key=KEY, name="S")
 
