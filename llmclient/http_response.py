@@ -17,7 +17,6 @@ from __future__ import annotations
 import http.client
 from typing import TYPE_CHECKING, Iterator
 
-import requests
 from urllib3.exceptions import InvalidChunkLength, ProtocolError, ReadTimeoutError
 
 from .errors import LLMTimeoutError, TransportError
@@ -25,6 +24,8 @@ from .exchange import Exchange, socket_of
 from .redaction import RedactedCause, redact_url
 
 if TYPE_CHECKING:
+    import requests
+
     from .transport import Timeouts, Transport
 
 __all__ = ["StreamingResponse", "LIMIT_NAMES", "cut_reason"]
@@ -132,7 +133,7 @@ class StreamingResponse:
             self.close()
             raise self._timeout(exchange.expired or ("idle" if idle is not None else "request")) \
                 from RedactedCause.of(exc)
-        except (ProtocolError, OSError, requests.RequestException, http.client.HTTPException) as exc:
+        except (ProtocolError, OSError, http.client.HTTPException) as exc:  # urllib3's and http.client's
             self.close()
             if exchange.expired is not None:
                 raise self._timeout(exchange.expired) from RedactedCause.of(exc)
