@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import responses
@@ -472,12 +472,6 @@ def test_tool_call_deltas_are_keyed_by_block_index() -> None:
 
 
 # -- end to end over the fake server ---------------------------------------------------------------------
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(api_key="fake-key") as fake:
-        yield fake
-
-
 def fake_client(server: FakeLLMServer, retries: int = 0) -> AnthropicClient:
     return AnthropicClient("claude-fake", api_key="fake-key", base_url=server.url,
                            retry_policy=RetryPolicy(max_retries=retries, delay_ms=0))

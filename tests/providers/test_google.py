@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import responses
@@ -367,12 +367,6 @@ def test_blocked_prompt_in_a_stream() -> None:
 
 
 # -- end to end over the fake server ---------------------------------------------------------------------
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(api_key="fake-key") as fake:
-        yield fake
-
-
 def fake_client(server: FakeLLMServer, retries: int = 0) -> GoogleAIClient:
     return GoogleAIClient("gemini-fake", api_key="fake-key", base_url=server.url + "/v1beta",
                           retry_policy=RetryPolicy(max_retries=retries, delay_ms=0))

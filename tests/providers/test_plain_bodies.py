@@ -156,12 +156,6 @@ def test_gemini_json_array_without_alt_sse_is_decoded_like_events() -> None:
 
 
 # -- end to end: the fake server answers a streamed request with one JSON body --------------------------------
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(api_key="fake-key") as fake:
-        yield fake
-
-
 def anthropic_client(server: FakeLLMServer) -> llmclient.AnthropicClient:
     return llmclient.AnthropicClient("claude-x", api_key="fake-key", base_url=server.url,
                                      retry_policy=RetryPolicy(max_retries=0))
