@@ -1,17 +1,24 @@
-"""Azure OpenAI: the OpenAI wire format at a deployment's address, with an ``api-key`` header.
+"""Azure OpenAI: the OpenAI wire format at a deployment's address, with an ``api-key`` header or Entra ID.
 
 Three ways to say where the deployment is (exactly one): BAML's ``resource_name`` plus
 ``deployment_id``; a ``base_url`` ending in ``/openai/deployments/NAME``; or the original
 design's ``endpoint`` (``https://NAME.openai.azure.com``) with ``model`` as the deployment.
 ``api_version`` is sent as the ``api-version`` query parameter (default below).
+
+Credentials, in this order: ``auth=`` (an :class:`~llmclient.AuthProvider`, or a token-provider
+callable), ``azure_ad_token_provider=`` (a callable returning a bearer token, e.g. azure-identity's
+``get_bearer_token_provider``), BAML's Entra ID options ``tenant_id`` / ``client_id`` /
+``client_secret`` (:mod:`llmclient.auth.entra`), else ``api_key`` (default ``AZURE_OPENAI_API_KEY``)
+in the ``api-key`` header. With Entra ID no ``api-key`` is sent, and none of its options is a body field.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider
+from ..auth.entra import ENTRA_OPTIONS, TokenProviderAuth, entra_auth_from_options
 from ..errors import ConfigError
 from ..retry import RetryPolicy
 from ..runtime import Runtime
@@ -24,7 +31,7 @@ __all__ = ["AzureOpenAIAdapter", "AzureOpenAIClient", "DEFAULT_AZURE_API_VERSION
 #: The latest generally-available Azure OpenAI data-plane version when this was written.
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
-_AZURE_OPTIONS = ADAPTER_OPTIONS | {"resource_name", "deployment_id", "endpoint", "api_version"}
+_AZURE_OPTIONS = ADAPTER_OPTIONS | ENTRA_OPTIONS | {"resource_name", "deployment_id", "endpoint", "api_version"}
 
 
 class AzureOpenAIAdapter(OpenAIAdapter):
@@ -71,15 +78,35 @@ class AzureOpenAIClient(LeafClient):
 
         client = llmclient.AzureOpenAIClient(resource_name="my-res", deployment_id="gpt4o",
                                              api_key=llmclient.env("AZURE_OPENAI_API_KEY"))
+        entra = llmclient.AzureOpenAIClient(resource_name="my-res", deployment_id="gpt4o",
+                                            tenant_id=llmclient.env("AZURE_TENANT_ID"),
+                                            client_id=llmclient.env("AZURE_CLIENT_ID"),
+                                            client_secret=llmclient.env("AZURE_CLIENT_SECRET"))
 
-    The key goes in the ``api-key`` header (default variable ``AZURE_OPENAI_API_KEY``); pass
-    ``auth=`` (e.g. an Entra ID token provider) to send a bearer token instead.
+    The key goes in the ``api-key`` header (default variable ``AZURE_OPENAI_API_KEY``). With
+    ``tenant_id``/``client_id``/``client_secret`` (BAML's Entra ID options), or
+    ``azure_ad_token_provider`` (a zero-argument callable returning a token), a bearer token is
+    sent instead; ``auth=`` replaces either with your own :class:`AuthProvider` (or such a callable).
+
+    Raises:
+        ConfigError: ``api_key`` together with Entra ID options or a token provider.
     """
 
     def __init__(self, *, name: str | None = None, retry_policy: RetryPolicy | None = None,
-                 runtime: Runtime | None = None, auth: AuthProvider | None = None, **options: Any) -> None:
+                 runtime: Runtime | None = None, auth: AuthProvider | Callable[[], str] | None = None,
+                 azure_ad_token_provider: Callable[[], str] | None = None, **options: Any) -> None:
+        name = name or "azure-openai"
         opts = given_options(options, _AZURE_OPTIONS)
-        default_auth = ApiKeyAuth(opts.get("api_key"), header="api-key", prefix="",
-                                  default_env="AZURE_OPENAI_API_KEY", client_name=name or "azure-openai")
-        super().__init__(AzureOpenAIAdapter(opts), name=name or "azure-openai", options=opts,
+        if auth is not None and not isinstance(auth, AuthProvider):
+            auth = TokenProviderAuth(auth)
+        if azure_ad_token_provider is not None:
+            if opts.get("api_key") is not None or opts.get("tenant_id") is not None or opts.get("client_id"):
+                raise ConfigError(f"client {name!r}: give azure_ad_token_provider, api_key or Entra ID options "
+                                  "(tenant_id, client_id, client_secret), only one of them")
+            token_auth: AuthProvider | None = TokenProviderAuth(azure_ad_token_provider)
+        else:
+            token_auth = entra_auth_from_options(opts, lambda: self.runtime.transport, client_name=name)
+        default_auth = token_auth or ApiKeyAuth(opts.get("api_key"), header="api-key", prefix="",
+                                                default_env="AZURE_OPENAI_API_KEY", client_name=name)
+        super().__init__(AzureOpenAIAdapter(opts), name=name, options=opts,
                          auth=auth or default_auth, runtime=runtime, retry_policy=retry_policy)

@@ -18,6 +18,7 @@ from llmclient.testing.formats.base import (
     reply_text,
 )
 from llmclient.testing.formats.bedrock import BedrockFormat
+from llmclient.testing.formats.entra import EntraTokenFormat
 from llmclient.testing.formats.google import GoogleAIFormat
 from llmclient.testing.formats.openai import AzureOpenAIFormat, OpenAIFormat
 from llmclient.testing.formats.vertex import GoogleTokenFormat, VertexClaudeFormat, VertexGeminiFormat
@@ -38,7 +39,7 @@ __all__ = [
 #: Every registered format, asked in order; routes should not overlap.
 FORMATS: list[WireFormat] = [
     AzureOpenAIFormat(), OpenAIFormat(), AnthropicFormat(), GoogleAIFormat(), BedrockFormat(),
-    GoogleTokenFormat(), VertexGeminiFormat(), VertexClaudeFormat(),
+    GoogleTokenFormat(), VertexGeminiFormat(), VertexClaudeFormat(), EntraTokenFormat(),
 ]
 
 

@@ -264,6 +264,12 @@ class AzureOpenAIFormat(OpenAIFormat):
             request, api_key
         )
 
+    def intercept(self, request: RecordedRequest, server: Any) -> tuple[int, dict[str, str], bytes] | None:
+        """Once an Entra ID app is trusted (``formats.entra.trust_entra_app``), only its live tokens pass."""
+        from llmclient.testing.formats.entra import entra_token_refused
+
+        return entra_token_refused(server, request)
+
     def path_model(self, request: RecordedRequest) -> str | None:
         """The deployment name: Azure answers with it as ``model``."""
         match = _AZURE_PATH.match(request.path)
