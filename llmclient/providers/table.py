@@ -94,6 +94,9 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
                  schema="openai.json", title="Ollama's OpenAI-compatible API", wire=_CHAT),
     ProviderSpec("openrouter", _OPENAI_GENERIC, {"provider": "openrouter"}, schema="openai.json",
                  key_env=("OPENROUTER_API_KEY",), title="OpenRouter", wire=_CHAT),
+    ProviderSpec("openai-responses", "llmclient.providers.openai_responses:OpenAIResponsesClient",
+                 schema="openai-responses.json", key_env=("OPENAI_API_KEY",), title="OpenAI's Responses API",
+                 wire="openai-responses"),
     ProviderSpec("anthropic", "llmclient.providers.anthropic:AnthropicClient", aliases=("baml-anthropic-chat",),
                  schema="anthropic.json", key_env=("ANTHROPIC_API_KEY",), title="Anthropic's Messages API",
                  wire="anthropic-messages"),
@@ -117,7 +120,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
 
 #: Providers BAML knows that llmclient does not support yet, with what each talks to. A row in
 #: the table wins over an entry here, so adding the provider needs no edit of this map.
-NOT_YET_SUPPORTED: Mapping[str, str] = MappingProxyType({"openai-responses": "OpenAI's Responses API"})
+NOT_YET_SUPPORTED: Mapping[str, str] = MappingProxyType({})
 
 _lock = threading.Lock()
 _rows: dict[str, ProviderSpec] = {spec.name: spec for spec in PROVIDERS}

@@ -78,6 +78,7 @@ def test_the_openai_chat_rows_are_the_openai_compatible_ones_and_the_batch_runne
 # A row's key variable is the one its module reads: a sentinel set there reaches the signed request.
 API_KEY_ROWS = {
     "openai": {"model": "m"},
+    "openai-responses": {"model": "m"},
     "openrouter": {"model": "m"},
     "azure-openai": {"resource_name": "r", "deployment_id": "d"},
     "anthropic": {"model": "m"},
@@ -211,15 +212,24 @@ def test_a_legacy_name_works_in_provider_model_shorthand(monkeypatch: pytest.Mon
 # -- unknown providers --------------------------------------------------------------------------
 
 
-def test_a_provider_baml_knows_but_llmclient_does_not_support_yet_is_said_so() -> None:
+def test_a_provider_baml_knows_but_llmclient_does_not_support_yet_is_said_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(table, "NOT_YET_SUPPORTED", {**table.NOT_YET_SUPPORTED, "echo-llm": "an echo API"})
     with pytest.raises(llmclient.ConfigError) as info:
-        llmclient.load_config({"clients": {"R": {"provider": "openai-responses", "options": {"model": "m"}}}})
+        llmclient.load_config({"clients": {"R": {"provider": "echo-llm", "options": {"model": "m"}}}})
     [problem] = info.value.problems
-    assert problem.startswith("$.clients.R.provider: provider 'openai-responses' (OpenAI's Responses API) "
-                              "is not supported yet")
-    assert "did you mean" not in problem and "openai-generic'?" not in problem
-    with pytest.raises(llmclient.ConfigError, match="'openai-responses' .* is not supported yet"):
-        builder_for("openai-responses")
+    assert problem.startswith("$.clients.R.provider: provider 'echo-llm' (an echo API) is not supported yet")
+    assert "did you mean" not in problem
+    with pytest.raises(llmclient.ConfigError, match="'echo-llm' .* is not supported yet"):
+        builder_for("echo-llm")
+
+
+def test_openai_responses_is_a_row_now_and_no_longer_said_unsupported() -> None:
+    assert "openai-responses" not in table.NOT_YET_SUPPORTED
+    spec = provider_spec("openai-responses")
+    assert spec is not None and spec.client_name == "OpenAIResponsesClient"
+    with llmclient.load_config({"clients": {"R": {"provider": "openai-responses",
+                                                  "options": {"model": "m", "api_key": "k"}}}}) as registry:
+        assert registry.client("R").provider == "openai-responses"
 
 
 def test_a_row_wins_over_the_not_yet_supported_list(monkeypatch: pytest.MonkeyPatch) -> None:

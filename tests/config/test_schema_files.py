@@ -25,7 +25,7 @@ def test_schema_files_are_the_expected_set() -> None:
     names = {path.stem for path in SCHEMA_FILES}
     assert names == {
         "config", "common", "retry_policy", "openai", "openai-generic", "azure-openai", "anthropic", "google-ai",
-        "vertex-ai", "aws-bedrock", "fallback", "round-robin", "baml-strategy",
+        "vertex-ai", "aws-bedrock", "fallback", "round-robin", "baml-strategy", "openai-responses",
     }
 
 
@@ -82,7 +82,7 @@ def test_validators_are_compiled_once() -> None:
         ("fallback", "fallback"), ("baml-fallback", "fallback"), ("round-robin", "round-robin"),
         ("baml-round-robin", "round-robin"), ("baml-strategy", "baml-strategy"), ("mistral", None),
         ("baml-openai-chat", "openai"), ("baml-azure-chat", "azure-openai"), ("baml-anthropic-chat", "anthropic"),
-        ("baml-ollama-chat", "openai"), ("openai-responses", None),
+        ("baml-ollama-chat", "openai"), ("openai-responses", "openai-responses"),
     ],
 )
 def test_provider_schema_name(provider: str, expected: str | None) -> None:
@@ -90,8 +90,9 @@ def test_provider_schema_name(provider: str, expected: str | None) -> None:
 
 
 def test_known_providers_lists_canonical_names_then_aliases() -> None:
-    assert known_providers()[:19] == [  # plug-ins registered by other test modules follow
-        "openai", "azure-openai", "openai-generic", "ollama", "openrouter", "anthropic", "google-ai",
+    assert known_providers()[:20] == [  # plug-ins registered by other test modules follow
+        "openai", "azure-openai", "openai-generic", "ollama", "openrouter", "openai-responses", "anthropic",
+        "google-ai",
         "vertex-ai", "aws-bedrock", "fallback", "round-robin", "baml-strategy",
         "baml-openai-chat", "openai/azure", "baml-azure-chat", "baml-ollama-chat", "baml-anthropic-chat",
         "baml-fallback", "baml-round-robin",
