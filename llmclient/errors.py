@@ -4,11 +4,13 @@
 
     LLMError                       root: every failure llmclient raises
     +-- ConfigError                a config that cannot be loaded, validated or built
+    |   +-- TokenCountUnavailableError   count_tokens: no provider endpoint and no local tokenizer
     +-- TransportError             no usable HTTP answer: refused, reset, TLS, redirect
     +-- LLMTimeoutError            a time limit passed (``kind`` names which one)
     +-- AuthError                  401/403, bad or missing credentials
     +-- RateLimitError             429 and provider throttling, with ``retry_after``
     +-- InvalidRequestError        400/404/413/422: the request itself is wrong
+    |   +-- ContextWindowExceededError   the prompt does not fit the model's context window
     +-- ProviderError              5xx, overloaded, an answer that cannot be parsed
     +-- StreamError                a stream broke after chunks reached the caller
     +-- FinishReasonError          a finish reason the client's allow/deny list refuses
@@ -33,11 +35,13 @@ from typing import Any, Sequence
 __all__ = [
     "LLMError",
     "ConfigError",
+    "TokenCountUnavailableError",
     "TransportError",
     "LLMTimeoutError",
     "AuthError",
     "RateLimitError",
     "InvalidRequestError",
+    "ContextWindowExceededError",
     "ProviderError",
     "StreamError",
     "FinishReasonError",
@@ -148,6 +152,16 @@ class ConfigError(LLMError):
         super().__init__(message, **context)
 
 
+class TokenCountUnavailableError(ConfigError):
+    """``count_tokens`` cannot count for this client: its provider offers no count endpoint
+    that llmclient speaks, and no local tokenizer applies (for OpenAI models: the
+    ``llmclient[tokens]`` extra, tiktoken, is not installed or does not know the model).
+
+    Raised before anything is sent, never replaced by an estimate. A composite's
+    ``count_tokens`` skips members that raise it.
+    """
+
+
 class TransportError(LLMError):
     """The request did not get a usable HTTP answer (refused, reset, TLS, redirect)."""
 
@@ -184,6 +198,16 @@ class RateLimitError(LLMError):
 
 class InvalidRequestError(LLMError):
     """The request is wrong and will fail again unchanged (400/404/413/422)."""
+
+
+class ContextWindowExceededError(InvalidRequestError):
+    """The prompt (with the answer's budget, where the provider counts it) is longer than the
+    model's context window: OpenAI's ``context_length_exceeded``, Anthropic's "prompt is too
+    long", Gemini's "input token count exceeds", Bedrock's "Input is too long".
+
+    Not retryable: the same request fails again. A fallback with ``fallback_on:
+    [context_window]`` moves on to the next (larger-context) model.
+    """
 
 
 class ProviderError(LLMError):

@@ -19,7 +19,8 @@ from ..secrets import resolve, to_ref
 from .anthropic_stream import ERROR_TYPE_STATUS, STOP_REASONS, AnthropicStreamDecoder, anthropic_usage
 from .api_key_client import ApiKeyClient
 from .base import ProviderAdapter, inline_image
-from .status import class_for_status, http_error, unexpected_success_body
+from .reasoning import REASONING_PARAMS, has_own_thinking, open_tool_turn, reasoning_of, replay_call, replay_parts
+from .status import class_for_status, http_error, refine_class, unexpected_success_body
 
 __all__ = ["AnthropicAdapter", "AnthropicStreamDecoder", "AnthropicClient", "anthropic_usage",
            "DEFAULT_ANTHROPIC_BASE_URL", "ANTHROPIC_VERSION", "DEFAULT_MAX_TOKENS"]
@@ -185,7 +186,7 @@ class AnthropicAdapter(ProviderAdapter):
         if response is not None:
             return http_error(response, message, provider=self.provider, secrets=secrets, code=code,
                               retryable=False if spend_limit else None, request_id_header=self.request_id_header)
-        cls = RateLimitError if status == 429 else class_for_status(status)
+        cls = RateLimitError if status == 429 else refine_class(class_for_status(status), message, kind)
         return cls(redact_text(message, secrets), provider=self.provider, status_code=status, code=code,
                    retryable=False if spend_limit else None)
 

@@ -14,7 +14,7 @@ from ..redaction import redact_text
 from ..wire.eventstream import EventFrame, EventStreamDecoder
 from .base import JsonEventDecoder
 from .plain_body import MAX_PLAIN_BODY, PlainBody, completion_chunks, not_an_event_stream
-from .status import class_for_status, http_error
+from .status import class_for_status, http_error, refine_class
 
 __all__ = ["BedrockStreamDecoder", "bedrock_error", "bedrock_error_class", "bedrock_error_object", "bedrock_usage",
            "STOP_REASONS"]
@@ -108,6 +108,7 @@ def bedrock_error(code: str, message: str, *, response: HttpResponse | None, sec
                           code=code or None, retryable=retryable, request_id_header="x-amzn-requestid")
     name = code[:1].upper() + code[1:]
     error_cls, retry = bedrock_error_class(code, _CODE_STATUS.get(name, 500))
+    error_cls = refine_class(error_cls, message)
     return error_cls(redact_text(message or code, secrets), provider=PROVIDER, code=redact_text(code, secrets) or None,
                      retryable=retry, status_code=_CODE_STATUS.get(name) or _STATUS_OF.get(error_cls, 500),
                      body=redact_text(body[:2000], secrets))
@@ -202,6 +203,7 @@ class BedrockStreamDecoder(JsonEventDecoder):
             message = str(payload.get("message") or payload.get("Message") or frame.headers.get(":error-message")
                           or code or "stream error")
             cls, retryable = bedrock_error_class(code or "InternalServerException")
+            cls = refine_class(cls, message)
             status = payload.get("originalStatusCode") if isinstance(payload.get("originalStatusCode"), int) else None
             return _raise(cls(redact_text(message, self._secrets), provider=PROVIDER, code=code or None,
                               retryable=retryable, status_code=status))

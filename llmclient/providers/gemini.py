@@ -32,7 +32,7 @@ from ..wire.sse import SSEDecoder
 from .base import JsonEventDecoder, inline_image
 from .plain_body import PlainBody
 from .roles import RolePolicy
-from .status import class_for_status, http_error
+from .status import class_for_status, http_error, refine_class
 
 __all__ = ["GeminiStreamDecoder", "gemini_body", "gemini_contents", "gemini_completion", "gemini_error",
            "gemini_usage", "FINISH_REASONS", "GENERATION_PARAMS"]
@@ -289,7 +289,7 @@ def gemini_error(error: Mapping[str, Any], *, provider: str, response: HttpRespo
     if response is not None:
         return http_error(response, message, provider=provider, secrets=secrets, cls=cls, code=code,
                           retry_after=retry_after)
-    error_cls = cls or class_for_status(status)
+    error_cls = refine_class(cls or class_for_status(status), message)
     return error_cls(redact_text(message, secrets), provider=provider, status_code=status, code=code,
                      retry_after=retry_after)
 

@@ -22,7 +22,7 @@ from .api_key_client import ApiKeyClient
 from .base import ADAPTER_OPTIONS as TEMPLATE_OPTIONS
 from .base import ProviderAdapter
 from .openai_stream import ERROR_TYPE_STATUS, FINISH_REASONS, OpenAIStreamDecoder, openai_usage
-from .status import class_for_status, http_error
+from .status import class_for_status, http_error, refine_class
 
 __all__ = ["OpenAIAdapter", "OpenAIStreamDecoder", "OpenAIClient", "OpenAIGenericClient", "openai_usage",
            "OPENAI_FAMILY"]
@@ -170,7 +170,7 @@ class OpenAIAdapter(ProviderAdapter):
         # An error inside a 200 (stream event or JSON body): the status its type stands for, never 200.
         status = ERROR_TYPE_STATUS.get(code or "", ERROR_TYPE_STATUS.get(kind, 500))
         safe_code = redact_text(code or kind, secrets) or None
-        return class_for_status(status)(
+        return refine_class(class_for_status(status), message, code or kind)(
             redact_text(message, secrets), provider=self.provider, status_code=status, code=safe_code,
             retryable=False if quota else None,
             request_id=None if response is None else response.headers.get(self.request_id_header),

@@ -5,6 +5,11 @@ Each provider adapter reads its own error JSON (type, code, message) and then ca
 code), reads the server's retry hints (parsed in :mod:`llmclient.retry`) and redacts the
 body. The same table serves error events inside a 200 stream: their type is mapped to the
 status it stands for.
+
+"The prompt is too long" is recognised here, once for every provider: an
+:class:`InvalidRequestError` whose message or code says so (:func:`refine_class`) becomes a
+:class:`ContextWindowExceededError`, on error answers (:func:`http_error`) and on in-stream
+error events alike (each provider's hook calls :func:`refine_class`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 
 from ..errors import (
     AuthError,
+    ContextWindowExceededError,
     InvalidRequestError,
     LLMError,
     ProviderError,
@@ -23,7 +29,32 @@ from ..redaction import redact_text
 from ..retry import retry_after_from_headers, should_retry_header  # re-exported: they lived here
 
 __all__ = ["class_for_status", "http_error", "retry_after_from_headers", "describe_unexpected_body",
-           "should_retry_header"]
+           "should_retry_header", "context_window_exceeded", "refine_class"]
+
+#: What providers say when the prompt does not fit (wire-formats-2026 section 8): OpenAI's code
+#: and messages (Chat, gpt-5, Responses), Anthropic's (and Bedrock's Claude) "prompt is too
+#: long" and "input length and `max_tokens` exceed context limit", Gemini's and Vertex's
+#: "The input token count (N) exceeds the maximum", Bedrock's "Input is too long for requested
+#: model", "too many input tokens" and "too many total text bytes". Matched case-insensitively
+#: as substrings: the wording changes between model generations, these fragments have not.
+_CONTEXT_WINDOW = re.compile(
+    r"context_length_exceeded|maximum context length|exceeds the context window|prompt is too long"
+    r"|exceed context limit|input token count.{0,40}exceeds the maximum|input is too long"
+    r"|too many input tokens|input tokens exceed the configured limit|too many total text bytes",
+    re.IGNORECASE | re.DOTALL)
+
+
+def context_window_exceeded(message: str | None, code: str | None = None) -> bool:
+    """Whether a provider's error ``message`` or ``code`` says the prompt exceeds the context window."""
+    return any(text and _CONTEXT_WINDOW.search(text) for text in (code, message))
+
+
+def refine_class(cls: type[LLMError], message: str | None, code: str | None = None) -> type[LLMError]:
+    """``cls``, or :class:`ContextWindowExceededError` when it is :class:`InvalidRequestError` and
+    ``message``/``code`` say the prompt is too long (:func:`context_window_exceeded`)."""
+    if cls is InvalidRequestError and context_window_exceeded(message, code):
+        return ContextWindowExceededError
+    return cls
 
 
 def class_for_status(status: int) -> type[LLMError]:
@@ -63,7 +94,7 @@ def http_error(
         request_id_header: Where the provider puts its request id.
     """
     headers = response.headers
-    error_cls = cls or class_for_status(response.status_code)
+    error_cls = refine_class(cls or class_for_status(response.status_code), message, code)
     hinted = retry_after_from_headers(headers)
     error = error_cls(
         redact_text(message, secrets),

@@ -24,6 +24,7 @@ from ..models import Attempt, ChatRequest, Completion
 from ..retry import NO_RETRY, RetryPolicy
 from ..runtime import Runtime
 from ..stream import Stream
+from ..error_kinds import ERROR_KINDS, is_kind_name, kinds_of
 from .cooldown import Cooldown
 from .dispatch import (
     Branch,
@@ -47,6 +48,16 @@ Member = Union[Client, str]
 NextMember = Callable[..., Union[int, None]]
 
 
+def _fallback_on(name: str, entries: Sequence[str]) -> frozenset[str]:
+    """``fallback_on`` as a set; a lower-case entry that is no error kind is a typo (ConfigError)."""
+    found = frozenset(str(x) for x in entries)
+    unknown = sorted(x for x in found if is_kind_name(x) and x not in ERROR_KINDS)
+    if unknown:
+        raise ConfigError(f"client {name!r}: fallback_on {unknown[0]!r} is not an error kind "
+                          f"({', '.join(ERROR_KINDS)}), an error class name or an HTTP status")
+    return found
+
+
 class CompositeClient(Client):
     """A client over other clients; subclasses choose the order (see :meth:`_planner`).
 
@@ -59,8 +70,10 @@ class CompositeClient(Client):
         resolver: Turns a member name into its client (a registry's ``client``).
         total_timeout_ms: One deadline for the whole call, retries and sleeps included.
         hedge_after_ms: Start the next member beside one that has not answered this soon.
-        fallback_on: Error class names and HTTP statuses (``"429"``) that move on to the
-            next member; other errors end the call at once. Default: every error.
+        fallback_on: Error class names (``"RateLimitError"``), HTTP statuses (``"429"``) and
+            error kinds (``"context_window"``, ``"content_filter"``...: see
+            :data:`~llmclient.error_kinds.ERROR_KINDS`) that move on to the next member; other
+            errors end the call at once. Default: every error.
         cooldown_failures: Failures in a row after which a member is skipped...
         cooldown_ms: ...for this long.
     """
@@ -91,7 +104,7 @@ class CompositeClient(Client):
         self.retry_policy = retry_policy or NO_RETRY
         self.total_timeout_s = None if total_timeout_ms is None else float(total_timeout_ms) / 1000.0
         self.hedge_after_s = None if hedge_after_ms is None else float(hedge_after_ms) / 1000.0
-        self.fallback_on = None if fallback_on is None else frozenset(str(x) for x in fallback_on)
+        self.fallback_on = None if fallback_on is None else _fallback_on(name, fallback_on)
         self.cooldown = Cooldown(self.member_names, failures=cooldown_failures, cooldown_s=cooldown_ms / 1000.0,
                                  clock=self.runtime.clock, owner=f"{provider} client {name!r}")
 
@@ -149,7 +162,8 @@ class CompositeClient(Client):
         if self.fallback_on is None or isinstance(error, ConfigError):
             return True
         names = {cls.__name__ for cls in type(error).__mro__}
-        return bool(self.fallback_on & names) or str(error.status_code) in self.fallback_on
+        return (bool(self.fallback_on & names) or str(error.status_code) in self.fallback_on
+                or bool(self.fallback_on & kinds_of(error)))
 
     def _sleep_before_retry(self, context: CallContext, delay: float | None) -> bool:
         """Sleep ``delay`` unless it would pass the deadline; False when the call must stop."""

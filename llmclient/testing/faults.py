@@ -173,6 +173,25 @@ class Fault:
         return cls("error_event", after_chunks=after_chunks, error_type=error_type, message=message)
 
     @classmethod
+    def context_window(cls, *, in_stream: bool = False, after_chunks: int = 1) -> Fault:
+        """Answer with the provider's own "the prompt is too long" error (a 400 on every provider).
+
+        Each wire format writes its provider's exact body (OpenAI's ``context_length_exceeded``,
+        Anthropic's "prompt is too long", Gemini's "input token count exceeds", Bedrock's
+        ``ValidationException``), so a client must raise ``ContextWindowExceededError``.
+
+        Args:
+            in_stream: Send it as the format's in-stream error event after ``after_chunks``
+                events of a 200 stream instead (a non-stream request still gets the 400).
+            after_chunks: For ``in_stream``: how many events go out first.
+        """
+        from llmclient.testing.formats.base import CONTEXT_WINDOW
+
+        if in_stream:
+            return cls("error_event", status_code=400, after_chunks=after_chunks, error_type=CONTEXT_WINDOW)
+        return cls("status", status_code=400, error_type=CONTEXT_WINDOW)
+
+    @classmethod
     def malformed_json(cls) -> Fault:
         """Send a 200 whose JSON is cut short (a stream: one broken event after the first)."""
         return cls("malformed_json")

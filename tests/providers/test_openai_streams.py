@@ -12,6 +12,7 @@ import responses
 
 from llmclient import (
     AuthError,
+    ContextWindowExceededError,
     InvalidRequestError,
     LLMError,
     OpenAIClient,
@@ -162,7 +163,8 @@ FINISH = event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
 @pytest.mark.parametrize("kind, code, cls, status", [
     ("server_error", None, ProviderError, 500),
     ("requests", "rate_limit_exceeded", RateLimitError, 429),
-    ("invalid_request_error", "context_length_exceeded", InvalidRequestError, 400),
+    ("invalid_request_error", "context_length_exceeded", ContextWindowExceededError, 400),
+    ("invalid_request_error", None, InvalidRequestError, 400),
     ("authentication_error", None, AuthError, 401),
     ("insufficient_quota", "insufficient_quota", RateLimitError, 429),
 ])

@@ -13,7 +13,15 @@ import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from llmclient.testing.formats.base import CallError, FakeCall, RecordedRequest, Reply, WireFormat, count_words
+from llmclient.testing.formats.base import (
+    CONTEXT_WINDOW,
+    CallError,
+    FakeCall,
+    RecordedRequest,
+    Reply,
+    WireFormat,
+    count_words,
+)
 
 __all__ = ["AnthropicFormat"]
 
@@ -33,6 +41,9 @@ _DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
 }
 _SPEND_LIMIT = ("You have reached your specified API usage limits (spend limit).", "rate_limit_error",
                 "enforced_spend_limit_reached")
+
+#: Anthropic's prompt-too-long error (wire-formats-2026 section 8, boldsoftware/exe.dev#62).
+_CONTEXT_WINDOW = ("prompt is too long: 200251 tokens > 200000 maximum", "invalid_request_error")
 
 #: OpenAI's vocabulary (the Fault defaults) -> Anthropic's error types.
 _TYPE_ALIASES = {"server_error": "api_error", "rate_limit_exceeded": "rate_limit_error", "requests": "rate_limit_error",
@@ -183,6 +194,8 @@ class AnthropicFormat(WireFormat):
         self, status: int, message: str, error_type: str, code: str | None, *, seq: int = 0
     ) -> tuple[dict[str, str], bytes]:
         """``{"type": "error", "error": {"type", "message"[, "details"]}, "request_id"}``."""
+        if error_type == CONTEXT_WINDOW:
+            message, error_type = _CONTEXT_WINDOW
         error: dict[str, Any] = {"type": _TYPE_ALIASES.get(error_type, error_type), "message": message}
         if code:
             error["details"] = {"error_code": code}
@@ -191,6 +204,8 @@ class AnthropicFormat(WireFormat):
 
     def error_event(self, error_type: str, message: str) -> bytes:
         """``event: error`` with the error object, as sent when a 200 stream fails."""
+        if error_type == CONTEXT_WINDOW:
+            message, error_type = _CONTEXT_WINDOW
         kind = _TYPE_ALIASES.get(error_type, error_type)
         return _event("error", {"type": "error", "error": {"type": kind, "message": message or kind}})
 

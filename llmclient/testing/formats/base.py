@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 __all__ = [
+    "CONTEXT_WINDOW",
     "CallError",
     "FakeCall",
     "RecordedRequest",
@@ -26,6 +27,10 @@ __all__ = [
     "reply_text",
     "split_chunks",
 ]
+
+#: The error type of ``Fault.context_window()``: each format's :meth:`WireFormat.error` and
+#: :meth:`WireFormat.error_event` answer it with its provider's own prompt-too-long error.
+CONTEXT_WINDOW = "context_window"
 
 _WORD = re.compile(r"\S+")
 _CHUNK = re.compile(r"\s*\S+")
@@ -97,6 +102,9 @@ class FakeCall:
         body: The decoded JSON body.
         models: Every model name the request mentions, for fault ``match``.
         received_at: ``time.monotonic()`` when the request had been read.
+        operation: ``"chat"``, or ``"count_tokens"`` for a token-count request (Anthropic
+            ``messages/count_tokens``, Gemini ``:countTokens``, Bedrock ``count-tokens``),
+            which the format answers with its count of ``prompt_tokens``.
     """
 
     seq: int
@@ -115,6 +123,7 @@ class FakeCall:
     body: dict[str, Any] = field(default_factory=dict)
     models: tuple[str, ...] = ()
     received_at: float = 0.0
+    operation: str = "chat"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from llmclient.testing.formats.base import (
+    CONTEXT_WINDOW,
     CallError,
     FakeCall,
     RecordedRequest,
@@ -50,6 +51,10 @@ _DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
     500: ("InternalServerException", "The server encountered an internal error."),
     503: ("ServiceUnavailableException", "Bedrock is unable to process your request."),
 }
+#: Bedrock's prompt-too-long errors (wire-formats-2026 section 8): Converse with Claude 4.x
+#: (aaif-goose/goose#7504), and the older text, also sent in-stream (continuedev/continue#6005).
+_CONTEXT_WINDOW = "The model returned the following errors: prompt is too long: 227255 tokens > 200000 maximum"
+_CONTEXT_WINDOW_IN_STREAM = "Input is too long for requested model."
 #: Fault error types (OpenAI's words) -> the stream exception they stand for.
 _STREAM_EXCEPTIONS = {"server_error": "internalServerException", "rate_limit_exceeded": "throttlingException",
                       "requests": "throttlingException", "invalid_request_error": "validationException",
@@ -195,6 +200,8 @@ class BedrockFormat(WireFormat):
         self, status: int, message: str, error_type: str, code: str | None, *, seq: int = 0
     ) -> tuple[dict[str, str], bytes]:
         """``x-amzn-ErrorType: <Name>:<namespace>`` and ``{"message": ...}``."""
+        if error_type == CONTEXT_WINDOW:
+            message, error_type = _CONTEXT_WINDOW, "ValidationException"
         name = error_type if error_type[:1].isupper() else _DEFAULT_ERRORS.get(status, ("ValidationException",))[0]
         headers = self._headers(seq, "application/json")
         headers["x-amzn-errortype"] = name + _ERROR_TYPE_SUFFIX
@@ -202,6 +209,8 @@ class BedrockFormat(WireFormat):
 
     def error_event(self, error_type: str, message: str) -> bytes:
         """An exception frame; OpenAI-style fault types are mapped to Bedrock's camel-case names."""
+        if error_type == CONTEXT_WINDOW:
+            message, error_type = _CONTEXT_WINDOW_IN_STREAM, "validationException"
         name = _STREAM_EXCEPTIONS.get(error_type, error_type)
         return exception_frame(name[:1].lower() + name[1:], message or "The stream failed.")
 

@@ -13,7 +13,15 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from llmclient.testing.formats.base import CallError, FakeCall, RecordedRequest, Reply, WireFormat, count_words
+from llmclient.testing.formats.base import (
+    CONTEXT_WINDOW,
+    CallError,
+    FakeCall,
+    RecordedRequest,
+    Reply,
+    WireFormat,
+    count_words,
+)
 
 __all__ = ["GoogleAIFormat"]
 
@@ -33,6 +41,9 @@ _DEFAULT_MESSAGES = {
     503: "The model is overloaded. Please try again later.",
     504: "The request timed out. Please try again.",
 }
+#: Gemini's (and Vertex's) prompt-too-long error (wire-formats-2026 section 8, google-gemini/gemini-cli#4231).
+_CONTEXT_WINDOW = ("The input token count (1200293) exceeds the maximum number of tokens allowed (1048576).",
+                   "INVALID_ARGUMENT")
 #: OpenAI's and Anthropic's vocabularies (the Fault defaults) -> Google status names.
 _TYPE_ALIASES = {"server_error": "INTERNAL", "api_error": "INTERNAL", "overloaded_error": "UNAVAILABLE",
                  "rate_limit_error": "RESOURCE_EXHAUSTED", "rate_limit_exceeded": "RESOURCE_EXHAUSTED",
@@ -159,6 +170,8 @@ class GoogleAIFormat(WireFormat):
         self, status: int, message: str, error_type: str, code: str | None, *, seq: int = 0
     ) -> tuple[dict[str, str], bytes]:
         """``{"error": {"code", "message", "status"[, "details"]}}``; ``code`` becomes an ErrorInfo reason."""
+        if error_type == CONTEXT_WINDOW:
+            message, error_type = _CONTEXT_WINDOW
         name = _TYPE_ALIASES.get(error_type, error_type)
         error: dict[str, Any] = {"code": status, "message": message, "status": name}
         if code:
@@ -168,6 +181,8 @@ class GoogleAIFormat(WireFormat):
 
     def error_event(self, error_type: str, message: str) -> bytes:
         """A ``data: {"error": {...}}`` event (Google may also send it as bare JSON lines)."""
+        if error_type == CONTEXT_WINDOW:
+            message, error_type = _CONTEXT_WINDOW
         status = _TYPE_ALIASES.get(error_type, error_type)
         error = {"code": _CODES.get(status, 500), "message": message or status, "status": status}
         return b"data: " + json.dumps({"error": error}).encode() + b"\r\n\r\n"

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from llmclient.testing.formats.base import (
+    CONTEXT_WINDOW,
     CallError,
     FakeCall,
     RecordedRequest,
@@ -47,6 +48,11 @@ _DEFAULT_ERRORS: dict[int, tuple[str, str, str | None]] = {
           "server_error", None),
     503: ("The engine is currently overloaded, please try again later.", "server_error", None),
 }
+#: OpenAI's prompt-too-long error (wire-formats-2026 section 8, as chathub-dev/chathub#126 recorded it).
+_CONTEXT_WINDOW_ERROR = {
+    "message": "This model's maximum context length is 4097 tokens. However, your messages resulted in 4294 "
+               "tokens. Please reduce the length of the messages.",
+    "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}
 _QUOTA_ERROR = (
     "You exceeded your current quota, please check your plan and billing details.",
     "insufficient_quota",
@@ -236,12 +242,16 @@ class OpenAIFormat(WireFormat):
         self, status: int, message: str, error_type: str, code: str | None, *, seq: int = 0
     ) -> tuple[dict[str, str], bytes]:
         """``{"error": {"message", "type", "param": null, "code"}}`` with the usual headers."""
-        body = json.dumps({"error": {"message": message, "type": error_type, "param": None, "code": code}})
+        error = _CONTEXT_WINDOW_ERROR if error_type == CONTEXT_WINDOW else {
+            "message": message, "type": error_type, "param": None, "code": code}
+        body = json.dumps({"error": error})
         return self._headers(seq, 0.0, "application/json"), body.encode()
 
     def error_event(self, error_type: str, message: str) -> bytes:
         """A ``data: {"error": {...}}`` event, as OpenAI sends when a stream fails after its 200."""
-        body = json.dumps({"error": {"message": message, "type": error_type, "param": None, "code": None}})
+        error = _CONTEXT_WINDOW_ERROR if error_type == CONTEXT_WINDOW else {
+            "message": message, "type": error_type, "param": None, "code": None}
+        body = json.dumps({"error": error})
         return f"data: {body}\n\n".encode()
 
     def malformed_event(self, call: FakeCall) -> bytes:
