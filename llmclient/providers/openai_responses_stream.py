@@ -137,9 +137,9 @@ class ResponsesStreamDecoder(SseJsonDecoder):
             return self._terminal(obj.get("response"))
         if kind == "response.failed":
             self.done = True
-            response = obj.get("response") if isinstance(obj.get("response"), Mapping) else {}
+            response = obj.get("response")
             self._started(response)
-            error = response.get("error")
+            error = response.get("error") if isinstance(response, Mapping) else None
             raise self.event_error(error if isinstance(error, Mapping) else
                                    {"code": "server_error", "message": "the response failed (no error given)"})
         if kind == "error":
