@@ -18,6 +18,8 @@ from .errors import InvalidRequestError
 __all__ = [
     "TextPart",
     "ImagePart",
+    "ThinkingPart",
+    "RedactedThinkingPart",
     "Part",
     "ToolCall",
     "Message",
@@ -31,9 +33,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class TextPart:
-    """A piece of text inside a message."""
+    """A piece of text inside a message.
+
+    ``signature`` is provider state riding on the text (Gemini's ``thoughtSignature`` on a
+    text part), made by ``source`` (see :class:`ThinkingPart`); sent back only to that source.
+    """
 
     text: str
+    signature: str | None = field(default=None, repr=False)
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +73,39 @@ class ImagePart:
         return f"data:{self.media_type or 'image/png'};base64,{self.data}"
 
 
-Part = Union[TextPart, ImagePart]
+@dataclass(frozen=True, slots=True)
+class ThinkingPart:
+    """Reasoning a model showed (or summarised), with the signature that vouches for it.
+
+    Kept on the assistant message (:attr:`Completion.message <llmclient.models.Completion.message>`)
+    so that the next turn can send it back: Anthropic's ``thinking`` block, Bedrock's
+    ``reasoningContent.reasoningText``, Gemini's ``thought`` part. ``source`` names the provider
+    and wire family that made it (``anthropic``, ``vertex-ai:claude``, ``aws-bedrock``,
+    ``google-ai``, ``vertex-ai:gemini``...); a provider other than ``source`` cannot verify the
+    signature, so its adapter drops the part (or sends the text as plain text, when the call
+    says ``foreign_reasoning="text"``). The signature is never shown in the repr.
+    """
+
+    text: str
+    signature: str | None = field(default=None, repr=False)
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedThinkingPart:
+    """Reasoning the provider encrypted: opaque ``data`` (base64) to send back unchanged.
+
+    Anthropic's ``redacted_thinking.data``, Bedrock's ``reasoningContent.redactedContent``.
+    Only ``source`` can read it; every other provider's adapter drops it.
+    """
+
+    data: str = field(repr=False)
+    source: str | None = None
+
+
+Part = Union[TextPart, ImagePart, ThinkingPart, RedactedThinkingPart]
+#: The part types that hold provider reasoning state rather than content.
+REASONING_PARTS = (ThinkingPart, RedactedThinkingPart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +114,17 @@ class ToolCall:
 
     ``arguments`` is the parsed object; ``raw_arguments`` the JSON text as the provider
     sent it (OpenAI sends text, which a truncated answer can leave unparseable: then
-    ``arguments`` is empty and ``raw_arguments`` keeps what arrived).
+    ``arguments`` is empty and ``raw_arguments`` keeps what arrived). ``signature`` is
+    Gemini's ``thoughtSignature`` on the ``functionCall`` part, made by ``source``: sent back
+    on the same call, and only to that source (Gemini 3 refuses a replayed call without it).
     """
 
     id: str
     name: str
     arguments: Mapping[str, Any]
     raw_arguments: str = ""
+    signature: str | None = field(default=None, repr=False)
+    source: str | None = None
 
     @classmethod
     def from_json_text(cls, id: str, name: str, text: str) -> ToolCall:
@@ -112,7 +156,7 @@ class Message:
 
     @property
     def text(self) -> str:
-        """The message's text parts joined (images left out)."""
+        """The message's text parts joined (images and reasoning left out)."""
         if isinstance(self.content, str):
             return self.content
         return "".join(p.text for p in self.content if isinstance(p, TextPart))
@@ -207,7 +251,7 @@ def _message_from_dict(d: Mapping[str, Any], index: int) -> Message:
 
 
 def _part_from_dict(p: Any, index: int, j: int) -> Part:
-    if isinstance(p, (TextPart, ImagePart)):
+    if isinstance(p, (TextPart, ImagePart, ThinkingPart, RedactedThinkingPart)):
         return p
     if isinstance(p, str):
         return TextPart(p)
@@ -216,7 +260,8 @@ def _part_from_dict(p: Any, index: int, j: int) -> Part:
         return _known_part(p, kind)
     except (KeyError, TypeError, AttributeError):
         raise InvalidRequestError(f"messages[{index}].content[{j}]: a {kind!r} part is missing a field "
-                                  "(text parts need 'text', image_url parts need 'image_url.url')") from None
+                                  "(text parts need 'text', image_url parts need 'image_url.url', thinking "
+                                  "parts 'thinking', redacted_thinking parts 'data')") from None
     except _UnknownPart:
         raise InvalidRequestError(f"messages[{index}].content[{j}] has unknown part type {kind!r}") from None
 
@@ -250,7 +295,17 @@ def _known_part(p: Any, kind: Any) -> Part:
         return ImagePart(url=url, detail=detail)
     if kind == "image":
         return ImagePart(url=p.get("url"), data=p.get("data"), media_type=p.get("media_type"), detail=p.get("detail"))
+    if kind == "thinking":  # Anthropic's block form; "source" is llmclient's own key
+        return ThinkingPart(_string(p["thinking"]), signature=p.get("signature") or None, source=p.get("source"))
+    if kind == "redacted_thinking":
+        return RedactedThinkingPart(_string(p["data"]), source=p.get("source"))
     raise _UnknownPart
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
 
 
 def to_tools(tools: Iterable[Any]) -> tuple[Tool, ...]:

@@ -23,7 +23,9 @@ from .messages import (
     Message,
     MessagesInput,
     Part,
+    RedactedThinkingPart,
     TextPart,
+    ThinkingPart,
     Tool,
     ToolCall,
     to_messages,
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = [
     "TextPart",
     "ImagePart",
+    "ThinkingPart",
+    "RedactedThinkingPart",
     "Part",
     "ToolCall",
     "Message",
@@ -135,6 +139,11 @@ class Completion:
     answer, streamed calls included: OpenAI's ``chatcmpl-...``, Anthropic's ``msg_...``,
     Gemini's ``responseId``, and for Bedrock (whose answers carry none in the body) its
     ``x-amzn-requestid``. None when the provider sent none.
+
+    ``parts`` is the answer's content in order when it carries reasoning state (thinking
+    with its signature, redacted thinking, signed text), else empty; ``thinking`` stays the
+    reasoning text joined. :attr:`message` is the assistant turn to append to the
+    conversation.
     """
 
     text: str
@@ -151,6 +160,20 @@ class Completion:
     thinking: str | None = None
     response_id: str | None = None
     raw: Any = field(default=None, repr=False, compare=False)
+    parts: tuple[Part, ...] = ()
+
+    @property
+    def message(self) -> Message:
+        """The assistant message to append to the conversation before the next turn.
+
+        It carries the provider's reasoning state (:class:`ThinkingPart` with its signature,
+        :class:`RedactedThinkingPart`, Gemini's signatures on text and on each
+        :class:`ToolCall`), which the same provider needs back on the next turn of a tool
+        loop; an adapter of another provider drops that state (or sends the thinking as
+        text: ``foreign_reasoning="text"``). Without reasoning state it is simply
+        ``Message("assistant", text, tool_calls=...)``.
+        """
+        return Message("assistant", self.parts or self.text, tool_calls=self.tool_calls)
 
     @property
     def cost(self) -> Decimal | None:
@@ -177,6 +200,8 @@ class ToolCallDelta:
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    signature: str | None = None
+    source: str | None = None
 
 
 @dataclass(slots=True)
@@ -184,7 +209,10 @@ class Chunk:
     """One piece of a stream, as the caller sees it. Treat it as read-only.
 
     ``text`` is the new text (often the only field set). The last chunks carry
-    ``finish_reason`` and ``usage``. ``tool_calls`` hold argument fragments.
+    ``finish_reason`` and ``usage``. ``tool_calls`` hold argument fragments. ``parts``
+    holds whole reasoning parts a block completed (a :class:`ThinkingPart` once its
+    signature arrived, a :class:`RedactedThinkingPart`; a :class:`TextPart` with empty text
+    carries a signature for the streamed text), which the final message keeps.
     """
 
     text: str = ""
@@ -194,6 +222,7 @@ class Chunk:
     usage: Usage | None = None
     refusal: str = ""
     thinking: str = ""
+    parts: tuple[Part, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,13 @@ a failure after content reached the caller into a StreamError carrying the parti
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .errors import LLMError, StreamError
 from .hooks import EventHook, emit
-from .models import Chunk, Completion, ToolCall, ToolCallDelta, Usage
+from .models import Chunk, Completion, Part, TextPart, ToolCall, ToolCallDelta, Usage
 
 if TYPE_CHECKING:
     from .client import CallContext
@@ -22,15 +23,24 @@ __all__ = ["Stream", "StreamAccumulator", "chunks_of"]
 
 
 class StreamAccumulator:
-    """Builds a stream's final text, tool calls, finish reason and usage from its chunks."""
+    """Builds a stream's final text, tool calls, finish reason, usage and reasoning parts.
 
-    __slots__ = ("_text", "_refusal", "_thinking", "_calls", "finish_reason", "raw_finish_reason", "usage")
+    Reasoning parts (``Chunk.parts``) are kept in arrival order, ahead of the text, in the
+    final message; a :class:`TextPart` with empty text in ``Chunk.parts`` carries the
+    signature of the streamed text (Gemini) and is merged into it. A tool-call delta's
+    ``signature`` stays with its call.
+    """
+
+    __slots__ = ("_text", "_refusal", "_thinking", "_calls", "_parts", "_text_signature", "finish_reason",
+                 "raw_finish_reason", "usage")
 
     def __init__(self) -> None:
         self._text: list[str] = []
         self._refusal: list[str] = []
         self._thinking: list[str] = []
         self._calls: dict[int, list[Any]] = {}
+        self._parts: list[Part] = []
+        self._text_signature: TextPart | None = None
         self.finish_reason: str | None = None
         self.raw_finish_reason: str | None = None
         self.usage: Usage | None = None
@@ -43,13 +53,21 @@ class StreamAccumulator:
             for delta in chunk.tool_calls:
                 slot = self._calls.get(delta.index)
                 if slot is None:
-                    slot = self._calls[delta.index] = [None, None, []]
+                    slot = self._calls[delta.index] = [None, None, [], None, None]
                 if delta.id:
                     slot[0] = delta.id
                 if delta.name:
                     slot[1] = delta.name
                 if delta.arguments:
                     slot[2].append(delta.arguments)
+                if delta.signature:
+                    slot[3], slot[4] = delta.signature, delta.source
+        if chunk.parts:
+            for part in chunk.parts:
+                if isinstance(part, TextPart) and not part.text:
+                    self._text_signature = part
+                else:
+                    self._parts.append(part)
         if chunk.refusal:
             self._refusal.append(chunk.refusal)
         if chunk.thinking:
@@ -68,19 +86,35 @@ class StreamAccumulator:
     @property
     def has_content(self) -> bool:
         """Whether any text, tool call, refusal or thinking has arrived."""
-        return bool(self._text or self._calls or self._refusal or self._thinking)
+        return bool(self._text or self._calls or self._refusal or self._thinking or self._parts)
 
     def tool_calls(self) -> tuple[ToolCall, ...]:
-        """The tool calls so far, arguments joined per index and parsed."""
-        return tuple(ToolCall.from_json_text(slot[0] or f"call_{index}", slot[1] or "", "".join(slot[2]))
-                     for index, slot in sorted(self._calls.items()))
+        """The tool calls so far, arguments joined per index and parsed (signatures kept)."""
+        out = []
+        for index, slot in sorted(self._calls.items()):
+            call = ToolCall.from_json_text(slot[0] or f"call_{index}", slot[1] or "", "".join(slot[2]))
+            if slot[3]:
+                call = replace(call, signature=slot[3], source=slot[4])
+            out.append(call)
+        return tuple(out)
+
+    def parts(self) -> tuple[Part, ...]:
+        """The final message's content when the stream carried reasoning state, else ``()``."""
+        if not self._parts and self._text_signature is None:
+            return ()
+        text = self.text
+        signed = self._text_signature
+        if signed is not None:
+            return (*self._parts, replace(signed, text=text))
+        return (*self._parts, TextPart(text)) if text else tuple(self._parts)
 
     def completion(self, **fields: Any) -> Completion:
         """The final :class:`Completion`; ``fields`` adds model, provider, client_name..."""
         return Completion(
             text=self.text, finish_reason=self.finish_reason, raw_finish_reason=self.raw_finish_reason,
             tool_calls=self.tool_calls(), usage=self.usage or Usage(),
-            refusal="".join(self._refusal) or None, thinking="".join(self._thinking) or None, **fields)
+            refusal="".join(self._refusal) or None, thinking="".join(self._thinking) or None,
+            parts=self.parts(), **fields)
 
 
 class Stream:
@@ -207,5 +241,19 @@ def chunks_of(completion: Completion) -> Sequence[Chunk]:
     return [Chunk(text=completion.text, finish_reason=completion.finish_reason,
                   raw_finish_reason=completion.raw_finish_reason, usage=completion.usage,
                   refusal=completion.refusal or "", thinking=completion.thinking or "",
-                  tool_calls=tuple(ToolCallDelta(i, c.id, c.name, c.raw_arguments or json.dumps(c.arguments))
+                  parts=_state_parts(completion.parts),
+                  tool_calls=tuple(ToolCallDelta(i, c.id, c.name, c.raw_arguments or json.dumps(c.arguments),
+                                                 c.signature, c.source)
                                    for i, c in enumerate(completion.tool_calls)))]
+
+
+def _state_parts(parts: Sequence[Part]) -> tuple[Part, ...]:
+    """A completion's parts as ``Chunk.parts``: text rides in ``Chunk.text``, its signature as an empty part."""
+    out: list[Part] = []
+    for part in parts:
+        if isinstance(part, TextPart):
+            if part.signature:
+                out.append(replace(part, text=""))
+        else:
+            out.append(part)
+    return tuple(out)

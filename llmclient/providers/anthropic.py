@@ -10,10 +10,23 @@ same-role turns merged, tool results sent as ``tool_result`` blocks in user turn
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Mapping
 
 from ..errors import ConfigError, LLMError, RateLimitError
-from ..models import ChatRequest, Completion, HttpResponse, ImagePart, Message, TextPart, ToolCall, to_tools
+from ..models import (
+    ChatRequest,
+    Completion,
+    HttpResponse,
+    ImagePart,
+    Message,
+    Part,
+    RedactedThinkingPart,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    to_tools,
+)
 from ..redaction import redact_text
 from ..secrets import resolve, to_ref
 from .anthropic_stream import ERROR_TYPE_STATUS, STOP_REASONS, AnthropicStreamDecoder, anthropic_usage
@@ -31,6 +44,8 @@ ANTHROPIC_VERSION = "2023-06-01"
 #: Sent when neither the options nor the call give ``max_tokens`` (the API requires it).
 DEFAULT_MAX_TOKENS = 4096
 
+logger = logging.getLogger(__name__)
+
 
 class AnthropicAdapter(ProviderAdapter):
     """Messages API requests and answers.
@@ -40,6 +55,8 @@ class AnthropicAdapter(ProviderAdapter):
     """
 
     provider = "anthropic"
+    #: Who made the reasoning state this adapter reads (``ThinkingPart.source``); only it is sent back.
+    reasoning_source = "anthropic"
     request_id_header = "request-id"
     answer_kind = "a Messages API JSON"
     error_kind = "an Anthropic error JSON"
@@ -59,12 +76,20 @@ class AnthropicAdapter(ProviderAdapter):
 
     def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {}
-        self.apply_params(body, self.resolved_defaults())
+        defaults = self.resolved_defaults()
+        self.apply_params(body, defaults)
         self.apply_params(body, request.params)
-        system, messages = self.render_messages(request.messages)
+        reasoning = reasoning_of({**defaults, **request.params}, provider=self.provider)
+        system, messages = self.render_messages(request.messages, foreign=reasoning.foreign)
         if system is not None:
             body["system"] = system
         body["messages"] = messages
+        answer = body.get("max_tokens") or DEFAULT_MAX_TOKENS
+        if body.get("thinking") is None and reasoning.requested:
+            # Thinking tokens count toward max_tokens: room for the budget and the answer.
+            body["thinking"] = {"type": "enabled", "budget_tokens": reasoning.budget()}
+            body["max_tokens"] = answer + reasoning.budget()
+        thinking_off_for_replay(body, request.messages, self.reasoning_source, self.provider)
         if body.get("max_tokens") is None:
             body["max_tokens"] = DEFAULT_MAX_TOKENS
         if stream:
@@ -74,6 +99,8 @@ class AnthropicAdapter(ProviderAdapter):
     def apply_params(self, body: dict[str, Any], params: Mapping[str, Any]) -> None:
         """Put call parameters (or option defaults) into ``body`` in Anthropic's form."""
         for key, value in params.items():
+            if key in REASONING_PARAMS:
+                continue  # mapped by body()
             if key == "tools":
                 body["tools"] = None if value is None else [_render_tool(t) for t in to_tools(value)]
             elif key == "tool_choice":
@@ -83,12 +110,15 @@ class AnthropicAdapter(ProviderAdapter):
             else:
                 body[key] = value
 
-    def render_messages(self, messages: tuple[Message, ...]) -> tuple[Any, list[dict[str, Any]]]:
+    def render_messages(self, messages: tuple[Message, ...], *,
+                        foreign: str = "drop") -> tuple[Any, list[dict[str, Any]]]:
         """``(system, messages)``: system turns hoisted, tool turns as user turns, same roles merged.
 
         ``system`` is a string (several system turns joined by blank lines), or a list of
         text blocks when a system turn forwards metadata such as ``cache_control``; None
-        when there is no system turn.
+        when there is no system turn. Reasoning parts of this provider go back as
+        ``thinking`` / ``redacted_thinking`` blocks, unchanged; another provider's are dropped
+        (``foreign="text"``: their thinking becomes text).
         """
         system_blocks: list[dict[str, Any]] = []
         out: list[dict[str, Any]] = []
@@ -98,7 +128,7 @@ class AnthropicAdapter(ProviderAdapter):
             if role == "system":
                 system_blocks.append({"type": "text", "text": message.text, **metadata})
                 continue
-            blocks = self.render_blocks(message, role)
+            blocks = self.render_blocks(message, role, foreign=foreign)
             if not blocks:
                 continue  # an empty turn: the API refuses empty content
             if metadata:
@@ -120,15 +150,18 @@ class AnthropicAdapter(ProviderAdapter):
                 system = system_blocks
         return system, out
 
-    def render_blocks(self, message: Message, role: str) -> list[dict[str, Any]]:
-        """The content blocks of one non-system turn."""
+    def render_blocks(self, message: Message, role: str, *, foreign: str = "drop") -> list[dict[str, Any]]:
+        """The content blocks of one non-system turn (reasoning blocks first, as the API requires)."""
+        parts = replay_parts(message.parts, self.reasoning_source, foreign)
         if role == "tool":
-            parts = [_render_part(p) for p in message.parts]
-            content: Any = message.text if all(isinstance(p, TextPart) for p in message.parts) else parts
+            rendered = [b for b in (_render_part(p) for p in parts) if b is not None]
+            content: Any = message.text if all(isinstance(p, TextPart) for p in parts) else rendered
             return [{"type": "tool_result", "tool_use_id": message.tool_call_id or "", "content": content}]
-        blocks = [_render_part(p) for p in message.parts if not (isinstance(p, TextPart) and not p.text)]
+        blocks = [b for b in (_render_part(p) for p in parts if not (isinstance(p, TextPart) and not p.text))
+                  if b is not None]
+        blocks.sort(key=lambda b: b["type"] not in ("thinking", "redacted_thinking"))  # stable: order kept
         blocks.extend({"type": "tool_use", "id": c.id, "name": c.name, "input": dict(c.arguments)}
-                      for c in message.tool_calls)
+                      for c in (replay_call(call, self.reasoning_source) for call in message.tool_calls))
         return blocks
 
     # -- response -------------------------------------------------------------------
@@ -144,12 +177,18 @@ class AnthropicAdapter(ProviderAdapter):
             raise unexpected_success_body(response, provider=self.provider, what="a message with content",
                                           secrets=secrets)
         texts, thinking, calls = [], [], []
+        parts: list[Part] = []
         for block in data["content"]:
             kind = block.get("type") if isinstance(block, dict) else None
             if kind == "text":
                 texts.append(block.get("text") or "")
+                parts.append(TextPart(block.get("text") or ""))
             elif kind == "thinking":
                 thinking.append(block.get("thinking") or "")
+                parts.append(ThinkingPart(str(block.get("thinking") or ""), signature=block.get("signature") or None,
+                                          source=self.reasoning_source))
+            elif kind == "redacted_thinking" and isinstance(block.get("data"), str):
+                parts.append(RedactedThinkingPart(block["data"], source=self.reasoning_source))
             elif kind == "tool_use":
                 arguments = block.get("input") or {}
                 calls.append(ToolCall(id=block.get("id", ""), name=block.get("name", ""),
@@ -165,6 +204,7 @@ class AnthropicAdapter(ProviderAdapter):
             thinking="".join(thinking) or None,
             response_id=data.get("id") if isinstance(data.get("id"), str) else None,
             raw=data,
+            parts=tuple(parts) if any(isinstance(p, (ThinkingPart, RedactedThinkingPart)) for p in parts) else (),
         )
 
     def error_from(self, error: Mapping[str, Any], *, response: HttpResponse | None,
@@ -194,6 +234,25 @@ class AnthropicAdapter(ProviderAdapter):
         return AnthropicStreamDecoder(self, secrets)
 
 
+def thinking_off_for_replay(body: dict[str, Any], messages: tuple[Message, ...], source: str, provider: str,
+                            key: str = "thinking") -> None:
+    """Turn thinking off for a request the API would refuse with it on.
+
+    With thinking on, the assistant turn of an open tool cycle must start with its thinking
+    (else: 400 "Expected `thinking` or `redacted_thinking`, but found `tool_use`"). A turn
+    another provider made (a fallback mid-loop) has none this API can verify: then this
+    request goes without thinking, which the API's own message recommends.
+    """
+    thinking = body.get(key)
+    if not isinstance(thinking, Mapping) or thinking.get("type") in (None, "disabled"):
+        return
+    turn = open_tool_turn(messages)
+    if turn is not None and not has_own_thinking(turn, source):
+        logger.info("%s: thinking off for this request: the open tool turn carries no thinking of its own "
+                    "(another provider made it)", provider)
+        del body[key]
+
+
 def anthropic_tool_choice(value: Any) -> Any:
     """``auto``/``any``/``required``/``none``/a tool name/OpenAI's dict form to Anthropic's object."""
     if value is None:
@@ -217,9 +276,13 @@ def _render_tool(tool: Any) -> dict[str, Any]:
     return out
 
 
-def _render_part(part: Any) -> dict[str, Any]:
+def _render_part(part: Any) -> dict[str, Any] | None:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
+    if isinstance(part, ThinkingPart):  # own thinking (replay_parts dropped the rest); unsigned: refused
+        return {"type": "thinking", "thinking": part.text, "signature": part.signature} if part.signature else None
+    if isinstance(part, RedactedThinkingPart):
+        return {"type": "redacted_thinking", "data": part.data}
     if isinstance(part, ImagePart):
         inline = inline_image(part)
         if inline is not None:

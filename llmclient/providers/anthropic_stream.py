@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..models import UNKNOWN_USAGE, Chunk, ToolCallDelta, Usage
+from ..models import UNKNOWN_USAGE, Chunk, RedactedThinkingPart, ThinkingPart, ToolCallDelta, Usage
 from ..wire.sse import ServerSentEvent
 from .sse_json import SseJsonDecoder
 
@@ -30,7 +30,10 @@ ERROR_TYPE_STATUS = {"invalid_request_error": 400, "authentication_error": 401, 
 class AnthropicStreamDecoder(SseJsonDecoder):
     """Messages API SSE events (``message_start`` ... ``message_stop``) to :class:`Chunk`.
 
-    Text and thinking deltas become ``text``/``thinking``; a ``tool_use`` block becomes
+    Text and thinking deltas become ``text``/``thinking``; a ``thinking`` block's text and its
+    ``signature_delta`` (a replace, not an append) become one :class:`ThinkingPart` in
+    ``Chunk.parts`` at ``content_block_stop``, and a ``redacted_thinking`` block (whole in its
+    ``content_block_start``) a :class:`RedactedThinkingPart`; a ``tool_use`` block becomes
     :class:`ToolCallDelta` values keyed by the block index (id and name first, then the
     ``input_json_delta`` fragments). Input usage comes from ``message_start``, output usage
     from the last ``message_delta``; ``ping`` and unknown events are ignored; an ``error``
@@ -49,6 +52,9 @@ class AnthropicStreamDecoder(SseJsonDecoder):
         super().__init__(adapter, secrets)
         self._stopped = False
         self._start_usage: dict[str, Any] = {}
+        self._source = getattr(adapter, "reasoning_source", adapter.provider)
+        #: block index -> [thinking text pieces, signature] of a thinking block still open.
+        self._thinking: dict[int, list[Any]] = {}
 
     def finished(self) -> bool:
         return self._stopped
@@ -66,8 +72,13 @@ class AnthropicStreamDecoder(SseJsonDecoder):
                 fragment = delta.get("partial_json") or ""
                 return Chunk(tool_calls=(ToolCallDelta(obj.get("index", 0), arguments=fragment),)) if fragment else None
             if dtype == "thinking_delta":
-                return Chunk(thinking=delta.get("thinking") or "") if delta.get("thinking") else None
-            return None  # signature, citations, compaction...: not part of the answer's text
+                piece = delta.get("thinking") or ""
+                self._open_thinking(obj)[0].append(piece)
+                return Chunk(thinking=piece) if piece else None
+            if dtype == "signature_delta":
+                self._open_thinking(obj)[1] = delta.get("signature") or None
+                return None
+            return None  # citations, compaction...: not part of the answer's text
         if kind == "content_block_start":
             block = obj.get("content_block") or {}
             btype = block.get("type")
@@ -75,9 +86,17 @@ class AnthropicStreamDecoder(SseJsonDecoder):
                 return Chunk(tool_calls=(ToolCallDelta(obj.get("index", 0), block.get("id"), block.get("name")),))
             if btype == "text" and block.get("text"):
                 return Chunk(text=block["text"])
-            if btype == "thinking" and block.get("thinking"):
-                return Chunk(thinking=block["thinking"])
+            if btype == "thinking":
+                self._thinking[obj.get("index", 0)] = [[block.get("thinking") or ""], block.get("signature") or None]
+                return Chunk(thinking=block["thinking"]) if block.get("thinking") else None
+            if btype == "redacted_thinking" and isinstance(block.get("data"), str):
+                return Chunk(parts=(RedactedThinkingPart(block["data"], source=self._source),))
             return None
+        if kind == "content_block_stop":
+            open_block = self._thinking.pop(obj.get("index", 0), None)
+            if open_block is None:
+                return None
+            return Chunk(parts=(ThinkingPart("".join(open_block[0]), signature=open_block[1], source=self._source),))
         if kind == "message_start":
             message = obj.get("message") or {}
             self.model = message.get("model") or self.model
@@ -97,7 +116,11 @@ class AnthropicStreamDecoder(SseJsonDecoder):
         if kind == "error" or name == "error":
             error = obj.get("error")
             raise self.event_error(error)
-        return None  # ping, content_block_stop, and event types added later
+        return None  # ping, and event types added later
+
+    def _open_thinking(self, obj: Mapping[str, Any]) -> list[Any]:
+        """The open thinking block a delta belongs to (one opened now if its start was not seen)."""
+        return self._thinking.setdefault(obj.get("index", 0), [[], None])
 
 
 def anthropic_usage(usage: Mapping[str, Any] | None) -> Usage:

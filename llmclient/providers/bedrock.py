@@ -18,13 +18,27 @@ from urllib.parse import quote
 
 from ..auth.aws import AwsCredentialSource, BedrockAuth
 from ..auth.base import AuthProvider
-from ..errors import ConfigError, LLMError
-from ..models import ChatRequest, Completion, HttpResponse, ImagePart, Message, TextPart, ToolCall, to_tools
+from ..errors import ConfigError, InvalidRequestError, LLMError
+from ..models import (
+    ChatRequest,
+    Completion,
+    HttpResponse,
+    ImagePart,
+    Message,
+    Part,
+    RedactedThinkingPart,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    to_tools,
+)
 from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
+from .anthropic import DEFAULT_MAX_TOKENS, thinking_off_for_replay
 from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, given_options, inline_image
 from .bedrock_stream import (
+    REASONING_SOURCE,
     STOP_REASONS,
     BedrockStreamDecoder,
     bedrock_error,
@@ -32,6 +46,7 @@ from .bedrock_stream import (
     bedrock_error_object,
     bedrock_usage,
 )
+from .reasoning import REASONING_PARAMS, reasoning_of, replay_call, replay_parts
 
 __all__ = ["BedrockAdapter", "BedrockStreamDecoder", "BedrockClient", "bedrock_usage", "bedrock_error_class",
            "STOP_REASONS", "BEDROCK_OPTIONS"]
@@ -61,6 +76,8 @@ class BedrockAdapter(ProviderAdapter):
     """
 
     provider = PROVIDER
+    #: Who made the reasoning state this adapter reads (``reasoningContent``); only it is sent back.
+    reasoning_source = REASONING_SOURCE
     request_id_header = "x-amzn-requestid"
     adapter_options = BEDROCK_OPTIONS
     answer_kind = "Converse JSON"
@@ -111,7 +128,10 @@ class BedrockAdapter(ProviderAdapter):
         additional.update(self.additional)
         tools: Any = None
         choice: Any = None
+        reasoning = reasoning_of(request.params, provider=self.provider)
         for key, value in request.params.items():
+            if key in REASONING_PARAMS:
+                continue
             if key in INFERENCE_FIELDS:
                 name = INFERENCE_FIELDS[key]
                 inference[name] = [value] if name == "stopSequences" and isinstance(value, str) else value
@@ -123,7 +143,13 @@ class BedrockAdapter(ProviderAdapter):
                 additional.update(value or {})
             else:
                 additional[key] = value
-        system, messages = self.render_messages(request.messages)
+        if reasoning.requested and additional.get("thinking") is None:
+            self.claude_only("reasoning_effort / reasoning_budget_tokens")
+            # Claude's own thinking field; thinking tokens count toward maxTokens.
+            additional["thinking"] = {"type": "enabled", "budget_tokens": reasoning.budget()}
+            inference["maxTokens"] = (inference.get("maxTokens") or DEFAULT_MAX_TOKENS) + reasoning.budget()
+        thinking_off_for_replay(additional, request.messages, self.reasoning_source, self.provider)
+        system, messages = self.render_messages(request.messages, foreign=reasoning.foreign)
         body: dict[str, Any] = {}
         if system:
             body["system"] = system
@@ -144,8 +170,22 @@ class BedrockAdapter(ProviderAdapter):
             body["additionalModelRequestFields"] = additional
         return body
 
-    def render_messages(self, messages: tuple[Message, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """``(system blocks, messages)``: tool results in user turns, consecutive same roles merged."""
+    def claude_only(self, what: str) -> None:
+        """Refuse (before sending) a control mapped for Claude models only, naming the model."""
+        model = self.model_id().lower()
+        if "anthropic." not in model and "claude" not in model:
+            raise InvalidRequestError(f"{what} is mapped for Claude models on aws-bedrock only, not "
+                                      f"{self.model_id()!r}: pass the model's own field in "
+                                      "additional_model_request_fields",
+                                      provider=self.provider)
+
+    def render_messages(self, messages: tuple[Message, ...], *,
+                        foreign: str = "drop") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """``(system blocks, messages)``: tool results in user turns, consecutive same roles merged.
+
+        Reasoning parts made by Bedrock go back as ``reasoningContent`` blocks, first and
+        unchanged; another provider's are dropped (``foreign="text"``: their thinking as text).
+        """
         system: list[dict[str, Any]] = []
         out: list[dict[str, Any]] = []
         for message in messages:
@@ -157,9 +197,12 @@ class BedrockAdapter(ProviderAdapter):
                 blocks = [_tool_result(message)]
                 role = "user"
             else:
-                blocks = [_render_part(p) for p in message.parts if not (isinstance(p, TextPart) and not p.text)]
+                parts = replay_parts(message.parts, self.reasoning_source, foreign)
+                blocks = [b for b in (_render_part(p) for p in parts if not (isinstance(p, TextPart) and not p.text))
+                          if b is not None]
+                blocks.sort(key=lambda b: "reasoningContent" not in b)  # stable: reasoning first, order kept
                 blocks.extend({"toolUse": {"toolUseId": c.id, "name": c.name, "input": dict(c.arguments)}}
-                              for c in message.tool_calls)
+                              for c in (replay_call(call, self.reasoning_source) for call in message.tool_calls))
                 role = "assistant" if role == "assistant" else "user"
             if out and out[-1]["role"] == role:
                 out[-1]["content"].extend(blocks)
@@ -175,25 +218,30 @@ class BedrockAdapter(ProviderAdapter):
         texts: list[str] = []
         thinking: list[str] = []
         calls: list[ToolCall] = []
+        parts: list[Part] = []
         for block in message.get("content") or ():
             if not isinstance(block, dict):
                 continue
             if isinstance(block.get("text"), str):
                 texts.append(block["text"])
+                parts.append(TextPart(block["text"]))
             elif isinstance(block.get("toolUse"), dict):
                 use = block["toolUse"]
                 args = use.get("input") if isinstance(use.get("input"), dict) else {}
                 calls.append(ToolCall(id=str(use.get("toolUseId") or f"call_{len(calls)}"),
                                       name=str(use.get("name") or ""), arguments=args, raw_arguments=json.dumps(args)))
             elif isinstance(block.get("reasoningContent"), dict):
-                text = (block["reasoningContent"].get("reasoningText") or {}).get("text")
-                if isinstance(text, str):
-                    thinking.append(text)
+                part = reasoning_part(block["reasoningContent"])
+                if part is not None:
+                    parts.append(part)
+                    if isinstance(part, ThinkingPart):
+                        thinking.append(part.text)
         raw = data.get("stopReason")
         return Completion(text="".join(texts), finish_reason=STOP_REASONS.get(raw, "other") if raw else None,
                           raw_finish_reason=raw, tool_calls=tuple(calls), usage=bedrock_usage(data.get("usage")),
                           model=self.model_id(), thinking="".join(thinking) or None, raw=data,
-                          response_id=response.headers.get(self.request_id_header))
+                          response_id=response.headers.get(self.request_id_header),
+                          parts=tuple(parts) if any(not isinstance(p, TextPart) for p in parts) else ())
 
     def error_object(self, data: Mapping[str, Any], response: HttpResponse | None) -> Mapping[str, Any] | None:
         """``{"code", "message"}`` from the ``x-amzn-ErrorType`` header and the body (``__type``...)."""
@@ -234,9 +282,26 @@ def _tool_result(message: Message) -> dict[str, Any]:
     return {"toolResult": {"toolUseId": message.tool_call_id or "", "content": content, "status": status}}
 
 
-def _render_part(part: Any) -> dict[str, Any]:
+def reasoning_part(content: Mapping[str, Any]) -> ThinkingPart | RedactedThinkingPart | None:
+    """The part a ``reasoningContent`` block holds: ``reasoningText`` (text + signature) or ``redactedContent``."""
+    redacted = content.get("redactedContent")
+    if isinstance(redacted, str):
+        return RedactedThinkingPart(redacted, source=REASONING_SOURCE)
+    text = content.get("reasoningText")
+    if isinstance(text, Mapping) and isinstance(text.get("text"), str):
+        return ThinkingPart(text["text"], signature=text.get("signature") or None, source=REASONING_SOURCE)
+    return None
+
+
+def _render_part(part: Any) -> dict[str, Any] | None:
     if isinstance(part, TextPart):
         return {"text": part.text}
+    if isinstance(part, ThinkingPart):  # own reasoning (replay_parts dropped the rest); unsigned: not sent
+        if not part.signature:
+            return None
+        return {"reasoningContent": {"reasoningText": {"text": part.text, "signature": part.signature}}}
+    if isinstance(part, RedactedThinkingPart):
+        return {"reasoningContent": {"redactedContent": part.data}}
     if isinstance(part, ImagePart):
         inline = inline_image(part)
         if inline is None:

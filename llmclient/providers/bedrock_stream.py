@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from ..errors import AuthError, InvalidRequestError, LLMError, ProviderError, RateLimitError
-from ..models import UNKNOWN_USAGE, Chunk, Completion, HttpResponse, ToolCallDelta, Usage
+from ..models import (
+    UNKNOWN_USAGE,
+    Chunk,
+    Completion,
+    HttpResponse,
+    RedactedThinkingPart,
+    ThinkingPart,
+    ToolCallDelta,
+    Usage,
+)
 from ..redaction import redact_text
 from ..wire.eventstream import EventFrame, EventStreamDecoder
 from .base import JsonEventDecoder
@@ -17,9 +26,11 @@ from .plain_body import MAX_PLAIN_BODY, PlainBody, completion_chunks, not_an_eve
 from .status import class_for_status, http_error, refine_class
 
 __all__ = ["BedrockStreamDecoder", "bedrock_error", "bedrock_error_class", "bedrock_error_object", "bedrock_usage",
-           "STOP_REASONS"]
+           "STOP_REASONS", "REASONING_SOURCE"]
 
 PROVIDER = "aws-bedrock"
+#: ``source`` of the reasoning parts Converse answers carry (Claude on Bedrock: not assumed valid elsewhere).
+REASONING_SOURCE = "aws-bedrock"
 
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
                 "guardrail_intervened": "content_filter", "content_filtered": "content_filter",
@@ -118,10 +129,13 @@ class BedrockStreamDecoder(JsonEventDecoder):
     """ConverseStream event frames to chunks; an exception frame raises the class it names.
 
     Text blocks have no start event; a tool block starts with ``contentBlockStart`` (id and
-    name) and its input arrives as JSON fragments. Unknown members (the ``p`` padding) and
-    unknown events are ignored. The stream must reach ``messageStop``; ``done`` turns True
-    once both it and the ``metadata`` frame (usage, sent last) have been decoded. The answer
-    carries no id of its own: :meth:`response_id_of` is the ``x-amzn-requestid`` header.
+    name) and its input arrives as JSON fragments. ``reasoningContent`` deltas (text, then a
+    signature; or ``redactedContent``) are merged per block into one :class:`ThinkingPart`
+    (or :class:`RedactedThinkingPart`) in ``Chunk.parts`` at its ``contentBlockStop``.
+    Unknown members (the ``p`` padding) and unknown events are ignored. The stream must reach
+    ``messageStop``; ``done`` turns True once both it and the ``metadata`` frame (usage, sent
+    last) have been decoded. The answer carries no id of its own: :meth:`response_id_of` is
+    the ``x-amzn-requestid`` header.
 
     A body that is not an event stream (its first byte cannot start a frame: a gateway's
     JSON or HTML) is kept and read at the end as a non-stream answer: a Converse JSON becomes
@@ -145,6 +159,8 @@ class BedrockStreamDecoder(JsonEventDecoder):
         self._tools: dict[int, int] = {}
         self._stopped = False
         self._metadata = False
+        #: block index -> [text pieces, signature, redacted data pieces] of a reasoning block still open.
+        self._reasoning: dict[int, list[Any]] = {}
 
     def response_id_of(self, headers: Mapping[str, str]) -> str | None:
         """The ``x-amzn-requestid`` header: a Converse answer carries no id of its own."""
@@ -222,8 +238,10 @@ class BedrockStreamDecoder(JsonEventDecoder):
                 index = self._tool_index(data.get("contentBlockIndex"))
                 return Chunk(tool_calls=(ToolCallDelta(index, arguments=str(delta["toolUse"].get("input") or "")),))
             reasoning = delta.get("reasoningContent")
-            if isinstance(reasoning, dict) and isinstance(reasoning.get("text"), str):
-                return Chunk(thinking=reasoning["text"])
+            if isinstance(reasoning, dict):
+                return self._reasoning_delta(int(data.get("contentBlockIndex") or 0), reasoning)
+        elif event == "contentBlockStop":
+            return self._reasoning_part(int(data.get("contentBlockIndex") or 0))
         elif event == "messageStop":
             self._stopped = True
             self.done = self._metadata
@@ -235,6 +253,25 @@ class BedrockStreamDecoder(JsonEventDecoder):
             if isinstance(data.get("usage"), dict):
                 return Chunk(usage=bedrock_usage(data["usage"]))
         return None
+
+    def _reasoning_delta(self, index: int, delta: Mapping[str, Any]) -> Chunk | None:
+        slot = self._reasoning.setdefault(index, [[], None, []])
+        if isinstance(delta.get("signature"), str):
+            slot[1] = delta["signature"]  # a replace, as for Anthropic's signature_delta
+        if isinstance(delta.get("redactedContent"), str):
+            slot[2].append(delta["redactedContent"])
+        if isinstance(delta.get("text"), str):
+            slot[0].append(delta["text"])
+            return Chunk(thinking=delta["text"]) if delta["text"] else None
+        return None
+
+    def _reasoning_part(self, index: int) -> Chunk | None:
+        slot = self._reasoning.pop(index, None)
+        if slot is None:
+            return None
+        if slot[2] and not slot[0]:
+            return Chunk(parts=(RedactedThinkingPart("".join(slot[2]), source=REASONING_SOURCE),))
+        return Chunk(parts=(ThinkingPart("".join(slot[0]), signature=slot[1], source=REASONING_SOURCE),))
 
     def _tool_index(self, block: Any) -> int:
         return self._tools.setdefault(int(block or 0), len(self._tools))

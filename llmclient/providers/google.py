@@ -50,8 +50,14 @@ class GeminiAdapter(ProviderAdapter):
         """The model, without a leading ``models/``."""
         return str(resolve(self.model, what="model")).removeprefix("models/")
 
+    @property
+    def reasoning_source(self) -> str:
+        """Who made the reasoning state this adapter reads (thought signatures); only it is sent back."""
+        return self.provider
+
     def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
-        return gemini_body(request, self.resolved_defaults(), self.roles)
+        return gemini_body(request, self.resolved_defaults(), self.roles, model=self.model_name(),
+                           state_source=self.reasoning_source)
 
     def unwrap(self, data: Any) -> Any:
         """The first answer of a JSON array (``streamGenerateContent`` without ``alt=sse``)."""
@@ -60,14 +66,14 @@ class GeminiAdapter(ProviderAdapter):
     def completion_from(self, data: dict[str, Any], response: HttpResponse, secrets: tuple[str, ...]) -> Completion:
         if not data.get("candidates") and not (data.get("promptFeedback") or {}).get("blockReason"):
             raise self.lacks(response, "no candidates", secrets)
-        return gemini_completion(data)
+        return gemini_completion(data, self.reasoning_source)
 
     def error_from(self, error: Mapping[str, Any], *, response: HttpResponse | None,
                    secrets: tuple[str, ...]) -> LLMError:
         return gemini_error(error, provider=self.provider, response=response, secrets=secrets)
 
     def stream_decoder(self, secrets: tuple[str, ...]) -> GeminiStreamDecoder:
-        return GeminiStreamDecoder(self.provider, secrets)
+        return GeminiStreamDecoder(self.provider, secrets, self.reasoning_source)
 
 
 class GoogleAIAdapter(GeminiAdapter):

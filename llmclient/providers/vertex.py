@@ -92,6 +92,11 @@ class VertexGeminiAdapter(GeminiAdapter):
         super().__init__(PROVIDER, options)
         self.where = where
 
+    @property
+    def reasoning_source(self) -> str:
+        """Gemini's signatures made on Vertex (not assumed valid on the Gemini API, or for Claude)."""
+        return "vertex-ai:gemini"
+
     def url(self, *, stream: bool) -> str:
         action = "streamGenerateContent" if stream else "generateContent"
         return (self.where.url("google", self.model_name(), action)
@@ -106,6 +111,8 @@ class VertexClaudeAdapter(AnthropicAdapter):
             raise ConfigError("provider vertex-ai needs options.model (e.g. claude-3-5-sonnet-v2@20241022)")
         super().__init__({k: v for k, v in options.items() if k not in VERTEX_OPTIONS and k != "model"})
         self.provider = PROVIDER
+        #: Claude's signatures made on Vertex (not assumed valid on Anthropic's API or Bedrock).
+        self.reasoning_source = "vertex-ai:claude"
         self.model = to_ref(options["model"])
         self.where = where
 
