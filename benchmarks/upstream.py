@@ -2,8 +2,11 @@
 
 It answers every POST with the same pre-built bytes: a chat.completion JSON, or (when the
 body asks for ``"stream": true``) a stream of N chat.completion.chunk events sent as one
-chunked body. Doing no work per request and running in another process, it keeps the
-measurement on the client side, where the ratios are meant to be (the design measured
+chunked body. A POST to a path ending in ``/responses`` gets the Responses API's equivalents
+instead: a ``response`` object, or a stream of N ``response.output_text.delta`` events between
+the events that open and close an answer (shapes of ``wire-formats-2026.md`` section 1).
+Doing no work per request and running in another process, it keeps the measurement on the
+client side, where the ratios are meant to be (the design measured
 against nginx on loopback the same way).
 
 Run: ``python benchmarks/upstream.py PORT_FILE STREAM_CHUNKS`` — it writes its port to PORT_FILE.
@@ -39,11 +42,38 @@ def stream_body(chunks: int) -> bytes:
     return body + b"data: [DONE]\n\n"
 
 
-def responses(chunks: int) -> tuple[bytes, bytes]:
-    """The full HTTP responses (JSON, stream)."""
+MESSAGE = {"id": "msg_bench", "type": "message", "status": "completed", "role": "assistant",
+           "content": [{"type": "output_text", "text": "Hello, world!", "annotations": [], "logprobs": []}]}
+USAGE = {"input_tokens": 12, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 3,
+         "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}
+RESPONSE = {"id": "resp_bench", "object": "response", "created_at": 1735689600, "status": "completed", "error": None,
+            "incomplete_details": None, "model": "gpt-4o-mini", "output": [MESSAGE], "usage": USAGE}
+
+
+def responses_stream_body(chunks: int) -> bytes:
+    """The Responses API's stream of N text deltas, framed as the API frames it (no [DONE])."""
+    in_progress = {**RESPONSE, "status": "in_progress", "output": [], "usage": None}
+    where = {"item_id": "msg_bench", "output_index": 0, "content_index": 0}
+    events: list[dict[str, object]] = [
+        {"type": "response.created", "response": in_progress},
+        {"type": "response.in_progress", "response": in_progress},
+        {"type": "response.output_item.added", "output_index": 0, "item": {**MESSAGE, "content": []}},
+        {"type": "response.content_part.added", **where, "part": {"type": "output_text", "text": ""}}]
+    events += [{"type": "response.output_text.delta", **where, "delta": f" tok{i % 100}", "logprobs": []}
+               for i in range(chunks)]
+    events += [{"type": "response.output_text.done", **where, "text": "...", "logprobs": []},
+               {"type": "response.output_item.done", "output_index": 0, "item": MESSAGE},
+               {"type": "response.completed", "response": {**RESPONSE, "usage": {**USAGE, "output_tokens": chunks}}}]
+    return b"".join(f"event: {e['type']}\ndata: ".encode() + json.dumps({**e, "sequence_number": n},
+                                                                          separators=(",", ":")).encode() + b"\n\n"
+                    for n, e in enumerate(events))
+
+
+def responses(chunks: int, completion: bytes = COMPLETION, body: bytes | None = None) -> tuple[bytes, bytes]:
+    """The full HTTP responses (JSON, stream): Chat Completions' by default."""
     json_response = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-request-id: req_bench\r\n"
-                     b"Content-Length: " + str(len(COMPLETION)).encode() + b"\r\n\r\n" + COMPLETION)
-    body = stream_body(chunks)
+                     b"Content-Length: " + str(len(completion)).encode() + b"\r\n\r\n" + completion)
+    body = stream_body(chunks) if body is None else body
     # Sent in 16 KiB HTTP chunks, as a real server flushes.
     pieces = [body[i:i + 16384] for i in range(0, len(body), 16384)]
     chunked = b"".join(b"%x\r\n" % len(p) + p + b"\r\n" for p in pieces) + b"0\r\n\r\n"
@@ -52,8 +82,8 @@ def responses(chunks: int) -> tuple[bytes, bytes]:
     return json_response, stream_response
 
 
-def serve_connection(conn: socket.socket, json_response: bytes, stream_response: bytes) -> None:
-    """Answer requests on one keep-alive connection until the client closes it."""
+def serve_connection(conn: socket.socket, chat: tuple[bytes, bytes], api: tuple[bytes, bytes]) -> None:
+    """Answer requests on one keep-alive connection until the client closes it (``api``: /responses)."""
     buffer = b""
     with conn:
         while True:
@@ -74,13 +104,15 @@ def serve_connection(conn: socket.socket, json_response: bytes, stream_response:
                     return
                 buffer += data
             body, buffer = buffer[:length], buffer[length:]
+            json_response, stream_response = api if b"/responses " in head[:head.find(b"\r\n")] else chat
             conn.sendall(stream_response if b'"stream":true' in body.replace(b" ", b"") else json_response)
 
 
 def main() -> None:
     """Listen on 127.0.0.1, write the port, serve until killed."""
     port_file, chunks = sys.argv[1], int(sys.argv[2])
-    json_response, stream_response = responses(chunks)
+    chat = responses(chunks)
+    api = responses(chunks, json.dumps(RESPONSE).encode(), responses_stream_body(chunks))
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -90,7 +122,7 @@ def main() -> None:
     while True:
         conn, _ = listener.accept()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=serve_connection, args=(conn, json_response, stream_response), daemon=True).start()
+        threading.Thread(target=serve_connection, args=(conn, chat, api), daemon=True).start()
 
 
 if __name__ == "__main__":
