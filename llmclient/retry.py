@@ -18,7 +18,6 @@ per call.
 
 from __future__ import annotations
 
-import email.utils
 import random as _random
 import time
 from dataclasses import dataclass, field, replace
@@ -215,6 +214,8 @@ def retry_after_from_headers(headers: Mapping[str, str], *, now: float | None = 
     except ValueError:
         pass
     try:
+        import email.utils  # only for an HTTP-date Retry-After (7 ms to import, so not with llmclient)
+
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
         return None
