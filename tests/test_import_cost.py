@@ -32,6 +32,9 @@ def test_import_llmclient_imports_no_heavy_dependency() -> None:
     assert "requests" not in modules  # imported with the first transport, i.e. the first client
     assert "llmclient.events" not in modules  # event types load with the first hook
     assert _heavy_in(modules) == []
+    # Standard modules that cost milliseconds and are needed only later (an HTTP-date Retry-After,
+    # the transport's watchdog): 7 ms came back with email.utils once.
+    assert [m for m in ("email.utils", "socket", "llmclient.watchdog") if m in modules] == []
 
 
 def test_building_an_openai_client_imports_no_heavy_dependency() -> None:
