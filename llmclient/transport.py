@@ -68,7 +68,11 @@ class Timeouts:
 
     @classmethod
     def from_options(cls, http: Mapping[str, Any] | None) -> Timeouts:
-        """Build from an ``options.http`` block (``connect_timeout_ms`` and friends)."""
+        """Build from an ``options.http`` block (``connect_timeout_ms`` and friends).
+
+        A limit not given keeps its default; ``0`` or ``null`` means no limit, as BAML reads 0
+        ("0 means infinite timeout"), never "fail at once".
+        """
         if not http:
             return cls()
         base = cls()
@@ -77,7 +81,7 @@ class Timeouts:
             if key not in http:
                 return default
             value = http[key]
-            return None if value is None else float(value) / 1000.0
+            return None if value is None or value == 0 else float(value) / 1000.0
 
         return cls(
             connect=pick("connect_timeout_ms", base.connect),

@@ -8,7 +8,8 @@ policy) reads only the canonical form produced here, so that each spelling is ha
 * provider aliases become canonical names, and ``baml-strategy`` becomes ``fallback`` or
   ``round-robin``;
 * composite clients always list their members as ``strategy: [names]``; a round-robin gets
-  ``weights: [ints]`` (same length, default 1) when any weight was given;
+  ``weights: [ints]`` (same length, default 1) when any weight was given; BAML's
+  ``http { total_timeout_ms }`` becomes ``total_timeout_ms`` (0, no limit, drops it);
 * retry policies use ``delay_ms``/``max_delay_ms`` and have every default filled in;
 * Bedrock credentials are flat and ``model_id`` is ``model``;
 * ``settings`` and ``retry_policies`` are always present.
@@ -112,7 +113,7 @@ def _canonical_client(client: dict[str, Any]) -> dict[str, Any]:
         provider = _BAML_STRATEGY_WORDS[options["strategy"]]
         options = {key: value for key, value in options.items() if key != "strategy"}
     if is_composite(provider):
-        options = _canonical_members(options, keep_weights=provider != "fallback")
+        options = _canonical_total_timeout(_canonical_members(options, keep_weights=provider != "fallback"))
     elif provider == "aws-bedrock":
         options = _canonical_bedrock(options)
     result: dict[str, Any] = {"provider": provider, "options": options}
@@ -135,6 +136,27 @@ def _canonical_members(options: dict[str, Any], *, keep_weights: bool) -> dict[s
     result["strategy"] = [entry["client"] for entry in providers]
     if keep_weights and any("weight" in entry for entry in providers):
         result["weights"] = [entry.get("weight", 1) for entry in providers]
+    return result
+
+
+def _canonical_total_timeout(options: dict[str, Any]) -> dict[str, Any]:
+    """A composite's ``http { total_timeout_ms }`` (BAML's spelling) becomes ``total_timeout_ms``.
+
+    The schema allows it in one place only; 0 means no limit (as in BAML), so the key is dropped.
+    An ``http`` block left empty is dropped too.
+    """
+    http = options.get("http")
+    if "total_timeout_ms" not in options and not isinstance(http, dict):
+        return options
+    result = {key: value for key, value in options.items() if key != "http"}
+    if isinstance(http, dict):
+        rest = {key: value for key, value in http.items() if key != "total_timeout_ms"}
+        if "total_timeout_ms" in http:
+            result["total_timeout_ms"] = http["total_timeout_ms"]
+        if rest:
+            result["http"] = rest
+    if result.get("total_timeout_ms") == 0:
+        del result["total_timeout_ms"]
     return result
 
 

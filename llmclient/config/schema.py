@@ -168,6 +168,8 @@ def _client_problems(name: str, client: dict[str, Any], names: tuple[set[str], s
     yield from _schema_problems(provider_validator(spec), options, (*where, "options"))
     if spec.composite:
         yield from _member_problems(options, (*where, "options"), None)
+    else:
+        yield from _role_problems(options, (*where, "options"))
 
 
 def _member_problems(options: dict[str, Any], where: JsonPath, clients: set[str] | None) -> Iterator[Problem]:
@@ -189,6 +191,23 @@ def _member_problems(options: dict[str, Any], where: JsonPath, clients: set[str]
     weights = options.get("weights")
     if isinstance(weights, list) and isinstance(strategy, list) and len(weights) != len(strategy):
         yield (*where, "weights"), f"has {len(weights)} entries but strategy has {len(strategy)}: one per client"
+
+
+def _role_problems(options: dict[str, Any], where: JsonPath) -> Iterator[Problem]:
+    """What BAML rejects at load about roles: a ``remap_roles`` key or a ``default_role`` that the
+    client's ``allowed_roles`` leaves out (checked when ``allowed_roles`` is given)."""
+    allowed = options.get("allowed_roles")
+    if not isinstance(allowed, list) or not all(isinstance(role, str) for role in allowed):
+        return
+    listed = ", ".join(map(repr, allowed))
+    remap = options.get("remap_roles")
+    for role in remap if isinstance(remap, dict) else ():
+        if role not in allowed:
+            yield (*where, "remap_roles", role), (f"remaps role {role!r}, which allowed_roles ({listed}) leaves out: "
+                                                  "add it to allowed_roles or drop the remap")
+    default = options.get("default_role")
+    if isinstance(default, str) and default not in allowed:
+        yield (*where, "default_role"), f"{default!r} must be one of allowed_roles ({listed})"
 
 
 def _schema_problems(validator: Any, instance: Any, prefix: JsonPath) -> Iterator[Problem]:

@@ -195,11 +195,15 @@ class ProviderAdapter(ABC):
     answer_kind: str = "a JSON answer"
     #: What an error answer should be, for "expected ..." errors.
     error_kind: str = "an error JSON"
+    #: Ask for a fresh connection per request (``http { enable_connection_pooling false }``).
+    fresh_connections: bool = False
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.headers = {k: to_ref(v) for k, v in (options.get("headers") or {}).items()}
         self.query_params = {k: to_ref(v) for k, v in (options.get("query_params") or {}).items()}
         self.roles = RolePolicy(options, self.default_allowed_roles)
+        #: ``http { enable_connection_pooling false }``: every request asks for a fresh connection.
+        self.fresh_connections = (options.get("http") or {}).get("enable_connection_pooling") is False
         self.body_defaults = {k: to_ref(v) for k, v in options.items() if k not in self.adapter_options}
 
     # -- the request ------------------------------------------------------------------
@@ -227,12 +231,15 @@ class ProviderAdapter(ABC):
     def request_headers(self, *, stream: bool) -> tuple[dict[str, str], tuple[str, ...]]:
         """``(headers, secrets)``: :meth:`default_headers`, then the ``headers`` option (resolved now).
 
-        A header of the option replaces ours whatever its case. Every value under a name of
+        With ``http { enable_connection_pooling false }``, ``Connection: close`` is added, so that
+        no connection is reused. A header of the option replaces ours whatever its case. Every value under a name of
         :data:`~llmclient.redaction.SENSITIVE_HEADERS` is a secret (and so is the bare token
         of a ``Bearer <token>``), so that an echo of it is redacted.
         """
         given = {k.lower() for k in self.headers}
         headers = {k: v for k, v in self.default_headers(stream=stream).items() if k.lower() not in given}
+        if self.fresh_connections and "connection" not in given:
+            headers["Connection"] = "close"  # the server closes it after answering: never reused
         secrets: list[str] = []
         for key, value in self.headers.items():
             headers[key] = resolved = str(resolve(value, what=f"header {key}"))

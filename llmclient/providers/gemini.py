@@ -71,8 +71,8 @@ def gemini_body(request: ChatRequest, defaults: Mapping[str, Any], roles: RolePo
         for key, value in source.items():
             if key == "generationConfig" or key == "generation_config":
                 config.update(value or {})
-            elif key == "safety_settings":
-                body["safetySettings"] = value
+            elif key in ("safety_settings", "safetySettings"):
+                body["safetySettings"] = safety_settings(value)
             elif key in GENERATION_PARAMS:
                 name = GENERATION_PARAMS[key]
                 config[name] = [value] if name == "stopSequences" and isinstance(value, str) else value
@@ -97,6 +97,20 @@ def gemini_body(request: ChatRequest, defaults: Mapping[str, Any], roles: RolePo
         out["generationConfig"] = config
     out.update({k: v for k, v in body.items() if v is not None})
     return out
+
+
+def safety_settings(value: Any) -> Any:
+    """Gemini's ``safetySettings`` list from any form a config writes it in.
+
+    BAML's docs and integ tests write a map, ``safetySettings { HARM_CATEGORY_HATE_SPEECH BLOCK_NONE }``,
+    which becomes ``[{"category": ..., "threshold": ...}]``; one setting written as an object
+    (``{category, threshold[, method]}``) becomes a one-item list; a list (or None) is sent as it is.
+    """
+    if not isinstance(value, Mapping):
+        return value
+    if "category" in value:
+        return [dict(value)]
+    return [{"category": str(category), "threshold": threshold} for category, threshold in value.items()]
 
 
 def gemini_contents(messages: tuple[Message, ...], roles: RolePolicy) -> tuple[list[dict[str, Any]],

@@ -37,9 +37,14 @@ log = logging.getLogger(__name__)
 
 _Result = TypeVar("_Result")
 
+#: Options BAML consumes itself on every provider (its docs' "BAML-specific" options): read by
+#: llmclient where it acts on them (``media_url_handler``), otherwise accepted and ignored, and
+#: never sent as request body fields. ``media_url_resolver`` is the older spelling of the handler.
+BAML_CONSUMED_OPTIONS = frozenset({"client_response_type", "baml_mode", "media_url_handler", "media_url_resolver"})
+
 #: Options every leaf client reads itself; the rest belong to the provider's adapter.
 COMMON_OPTIONS = frozenset({"http", "finish_reason_allow_list", "finish_reason_deny_list", "supports_streaming",
-                            "rate_limit"})
+                            "rate_limit"}) | BAML_CONSUMED_OPTIONS
 
 class LeafClient(Client):
     """A client for one provider endpoint: the adapter plus auth, transport and retries.
