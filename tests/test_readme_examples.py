@@ -49,6 +49,8 @@ for _name in ("openai", "openrouter"):
     _openai.OPENAI_FAMILY[_name] = (_FAKE + "/v1",) + _openai.OPENAI_FAMILY[_name][1:]
 _anthropic.DEFAULT_ANTHROPIC_BASE_URL = _FAKE
 _google.DEFAULT_GOOGLE_AI_BASE_URL = _FAKE + "/v1beta"
+from llmclient.providers import openai_responses as _responses
+_responses.DEFAULT_BASE_URL = _FAKE + "/v1"
 # -- the README block --------------------------------------------------------------------------------
 '''
 
