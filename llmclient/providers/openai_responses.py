@@ -22,21 +22,41 @@ parts its text, ``function_call`` items its tool calls, ``reasoning`` summaries 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Mapping
 
 from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider
 from ..errors import ConfigError, LLMError, ProviderError, RateLimitError
 from ..messages import Tool
-from ..models import ChatRequest, Completion, HttpResponse, ImagePart, Message, TextPart, ToolCall, to_tools
+from ..models import (
+    ChatRequest,
+    Completion,
+    HttpResponse,
+    ImagePart,
+    Message,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    to_tools,
+)
 from ..redaction import redact_text
 from ..secrets import resolve, to_ref
 from .api_key_client import ApiKeyClient
 from .base import ADAPTER_OPTIONS as TEMPLATE_OPTIONS
 from .base import ProviderAdapter
-from .openai_responses_stream import ResponsesStreamDecoder, finish_of, responses_usage
+from .openai_responses_stream import (
+    SOURCE,
+    ResponsesStreamDecoder,
+    finish_of,
+    reasoning_item,
+    reasoning_part,
+    reasoning_texts,
+    responses_usage,
+)
 from .openai_stream import ERROR_TYPE_STATUS
-from .status import class_for_status, http_error
+from .reasoning import REASONING_PARAMS, reasoning_of, replay_parts
+from .status import class_for_status, http_error, refine_class
 
 __all__ = ["OpenAIResponsesAdapter", "OpenAIResponsesClient", "ResponsesStreamDecoder", "DEFAULT_BASE_URL",
            "RESPONSES_ERROR_STATUS"]
@@ -84,9 +104,13 @@ class OpenAIResponsesAdapter(ProviderAdapter):
 
     def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {}
-        self.apply_params(body, self.resolved_defaults())
+        defaults = self.resolved_defaults()
+        reasoning = reasoning_of({**defaults, **request.params}, provider=self.provider)
+        self.apply_params(body, defaults)
         self.apply_params(body, request.params)
-        instructions, items = self.render_input(request.messages)
+        if reasoning.budget_tokens is not None and reasoning.effort is None:  # the one control: nearest effort
+            body["reasoning"] = {**(body.get("reasoning") or {}), "effort": reasoning.level()}
+        instructions, items = self.render_input(request.messages, foreign=reasoning.foreign)
         if instructions:
             given = body.get("instructions")
             body["instructions"] = "\n\n".join([given, *instructions] if isinstance(given, str) and given
@@ -110,14 +134,24 @@ class OpenAIResponsesAdapter(ProviderAdapter):
             elif key in ("max_tokens", "max_completion_tokens"):
                 body["max_output_tokens"] = value
             elif key == "reasoning_effort":
-                body["reasoning"] = {**(body.get("reasoning") or {}), "effort": value}
+                if value is not None:
+                    body["reasoning"] = {**(body.get("reasoning") or {}), "effort": value}
+            elif key in REASONING_PARAMS:
+                continue  # read in body(): never a body field
             elif key == "text" and isinstance(value, Mapping) and isinstance(body.get("text"), Mapping):
                 body["text"] = {**body["text"], **value}
             else:
                 body[key] = value
 
-    def render_input(self, messages: tuple[Message, ...]) -> tuple[list[str], list[dict[str, Any]]]:
-        """``(instructions, input items)``: the leading system/developer turns' texts, then the items."""
+    def render_input(self, messages: tuple[Message, ...], *,
+                     foreign: str = "drop") -> tuple[list[str], list[dict[str, Any]]]:
+        """``(instructions, input items)``: the leading system/developer turns' texts, then the items.
+
+        An assistant turn's own reasoning (a :class:`ThinkingPart` this provider made, from
+        ``Completion.message``) goes back first, as the ``reasoning`` item it came as (with its
+        ``encrypted_content``, which ``store: false`` needs); other providers' reasoning is
+        dropped, or sent as text when ``foreign`` is ``"text"``.
+        """
         instructions: list[str] = []
         items: list[dict[str, Any]] = []
         for message in messages:
@@ -129,6 +163,11 @@ class OpenAIResponsesAdapter(ProviderAdapter):
                 if message.text:
                     instructions.append(message.text)
                 continue
+            if role == "assistant" and not isinstance(message.content, str):
+                parts = replay_parts(message.content, SOURCE, foreign)
+                items.extend(item for item in (reasoning_item(p) for p in parts if isinstance(p, ThinkingPart))
+                             if item is not None)
+                message = replace(message, content=tuple(p for p in parts if isinstance(p, (TextPart, ImagePart))))
             if message.parts or not message.tool_calls:
                 items.append(self.render_message(message, role))
             items.extend({"type": "function_call", "call_id": c.id, "name": c.name,
@@ -172,6 +211,7 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         refusals: list[str] = []
         thinking: list[str] = []
         calls: list[ToolCall] = []
+        state: list[ThinkingPart] = []
         for item in output:
             kind = item.get("type") if isinstance(item, dict) else None
             if kind == "message":
@@ -186,13 +226,18 @@ class OpenAIResponsesAdapter(ProviderAdapter):
                 calls.append(ToolCall.from_json_text(item.get("call_id") or item.get("id") or "",
                                                      item.get("name") or "", item.get("arguments") or ""))
             elif kind == "reasoning":
-                thinking.extend(_reasoning_texts(item))
+                thinking.extend(reasoning_texts(item))
+                part = reasoning_part(item)
+                if part is not None:
+                    state.append(part)
         finish, raw = finish_of(data, bool(calls))
+        text = "".join(texts)
         return Completion(
-            text="".join(texts), finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
+            text=text, finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
             usage=responses_usage(data.get("usage")), model=data.get("model"), refusal="".join(refusals) or None,
-            thinking="\n\n".join(t for t in thinking if t) or None,
-            response_id=data.get("id") if isinstance(data.get("id"), str) else None, raw=data)
+            thinking="\n\n".join(thinking) or None,
+            response_id=data.get("id") if isinstance(data.get("id"), str) else None, raw=data,
+            parts=(*state, TextPart(text)) if state and text else tuple(state))
 
     def error_from(self, error: Mapping[str, Any], *, response: HttpResponse | None,
                    secrets: tuple[str, ...]) -> LLMError:
@@ -202,7 +247,8 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         RateLimitError that is not retried). An error inside a 200 (an ``error`` or
         ``response.failed`` event, a failed response) gets the status its code or type stands
         for: ``rate_limit_exceeded`` 429, ``server_error`` 500, ``invalid_*`` and
-        ``context_length_exceeded`` 400...; an unknown code is a retryable 500.
+        ``context_length_exceeded`` 400 (a ContextWindowExceededError)...; an unknown code is a
+        retryable 500.
         """
         kind = str(error.get("type") or "")
         code = str(error.get("code") or "") or None
@@ -212,7 +258,7 @@ class OpenAIResponsesAdapter(ProviderAdapter):
             return http_error(response, message, provider=self.provider, secrets=secrets, code=code or kind or None,
                               cls=RateLimitError if quota else None, retryable=False if quota else None)
         status = _status_of(code, kind)
-        return class_for_status(status)(
+        return refine_class(class_for_status(status), message, code or kind)(
             redact_text(message, secrets), provider=self.provider, status_code=status,
             code=redact_text(code or kind, secrets) or None, retryable=False if quota else None,
             request_id=None if response is None else response.headers.get(self.request_id_header),
@@ -232,15 +278,6 @@ def _status_of(code: str | None, kind: str) -> int:
         if word.startswith("invalid_") or word.startswith("image_"):
             return 400
     return 500
-
-
-def _reasoning_texts(item: Mapping[str, Any]) -> list[str]:
-    """A reasoning item's summary texts (or, from open-weight models, its ``reasoning_text`` content)."""
-    found = [str(p.get("text") or "") for p in item.get("summary") or () if isinstance(p, dict)]
-    if not any(found):
-        found = [str(p.get("text") or "") for p in item.get("content") or ()
-                 if isinstance(p, dict) and p.get("type") == "reasoning_text"]
-    return found
 
 
 def _render_part(part: Any) -> dict[str, Any]:

@@ -13,14 +13,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import ProviderError
-from ..models import UNKNOWN_USAGE, Chunk, ToolCallDelta, Usage
+from ..models import UNKNOWN_USAGE, Chunk, ThinkingPart, ToolCallDelta, Usage
 from ..wire.sse import ServerSentEvent
 from .sse_json import SseJsonDecoder
 
 if TYPE_CHECKING:
     from .openai_responses import OpenAIResponsesAdapter
 
-__all__ = ["ResponsesStreamDecoder", "responses_usage", "finish_of", "FINISH_REASONS"]
+__all__ = ["ResponsesStreamDecoder", "responses_usage", "finish_of", "reasoning_part", "reasoning_item",
+           "FINISH_REASONS", "SOURCE"]
+
+#: ``ThinkingPart.source`` of the reasoning state this provider makes (and is sent back).
+SOURCE = "openai-responses"
 
 #: A response's ``status`` or ``incomplete_details.reason`` -> the normalised finish reason.
 FINISH_REASONS = {"completed": "stop", "max_output_tokens": "length", "content_filter": "content_filter",
@@ -29,6 +33,42 @@ FINISH_REASONS = {"completed": "stop", "max_output_tokens": "length", "content_f
 
 _TERMINAL = frozenset({"response.completed", "response.incomplete"})
 _THINKING_DELTAS = frozenset({"response.reasoning_summary_text.delta", "response.reasoning_text.delta"})
+
+
+def reasoning_texts(item: Mapping[str, Any]) -> list[str]:
+    """A reasoning item's summary texts (or, from open-weight models, its ``reasoning_text`` content)."""
+    found = [str(p.get("text") or "") for p in item.get("summary") or () if isinstance(p, dict)]
+    if not any(found):
+        found = [str(p.get("text") or "") for p in item.get("content") or ()
+                 if isinstance(p, dict) and p.get("type") == "reasoning_text"]
+    return [text for text in found if text]
+
+
+def reasoning_part(item: Mapping[str, Any]) -> ThinkingPart | None:
+    """A ``reasoning`` output item as the :class:`ThinkingPart` that replays it (None without an id).
+
+    The text is the summary (parts joined by a blank line); the signature holds what the next
+    turn must send back, the item's ``id`` and, when present, its ``encrypted_content``
+    (needed with ``store: false``), separated by a space (neither contains one).
+    """
+    rid = item.get("id")
+    if not isinstance(rid, str) or not rid:
+        return None
+    encrypted = item.get("encrypted_content")
+    signature = f"{rid} {encrypted}" if isinstance(encrypted, str) and encrypted else rid
+    return ThinkingPart("\n\n".join(reasoning_texts(item)), signature=signature, source=SOURCE)
+
+
+def reasoning_item(part: ThinkingPart) -> dict[str, Any] | None:
+    """The ``reasoning`` input item a :class:`ThinkingPart` of :func:`reasoning_part` stands for."""
+    if not part.signature:
+        return None
+    rid, _, encrypted = part.signature.partition(" ")
+    item: dict[str, Any] = {"type": "reasoning", "id": rid,
+                            "summary": [{"type": "summary_text", "text": part.text}] if part.text else []}
+    if encrypted:
+        item["encrypted_content"] = encrypted
+    return item
 
 
 def finish_of(response: Mapping[str, Any], called_tools: bool) -> tuple[str | None, str | None]:
@@ -165,7 +205,12 @@ class ResponsesStreamDecoder(SseJsonDecoder):
 
     def _item(self, obj: Mapping[str, Any], *, added: bool) -> Chunk | None:
         item = obj.get("item")
-        if not isinstance(item, Mapping) or item.get("type") != "function_call":
+        if not isinstance(item, Mapping):
+            return None
+        if item.get("type") == "reasoning" and not added:  # the whole item, encrypted_content included
+            part = reasoning_part(item)
+            return None if part is None else Chunk(parts=(part,))
+        if item.get("type") != "function_call":
             return None
         output_index = obj.get("output_index")
         index = self._calls.get(output_index) if isinstance(output_index, int) else None

@@ -14,6 +14,7 @@ import llmclient
 from llmclient import (
     AuthError,
     ConfigError,
+    ContextWindowExceededError,
     InvalidRequestError,
     Message,
     OpenAIResponsesClient,
@@ -23,7 +24,7 @@ from llmclient import (
     ToolCall,
     Usage,
 )
-from llmclient.messages import ImagePart, TextPart
+from llmclient.messages import ImagePart, TextPart, ThinkingPart
 
 KEY = "sk-resp-DISTINCTIVE-5c1e7a90b2"
 URL = "https://api.openai.com/v1/responses"
@@ -282,3 +283,53 @@ def test_the_schema_checks_its_options() -> None:
                                                              "client_response_type": "openai"}}}})
     problems = "\n".join(info.value.problems)
     assert "$.clients.R.options.store" in problems and "$.clients.R.options.client_response_type" in problems
+
+
+# -- reasoning state, replayed (wire-formats-2026 section 9, gotcha 2) -------------------------------
+
+
+@responses.activate
+def test_the_answers_reasoning_item_goes_back_first_on_the_next_turn() -> None:
+    responses.post(URL, json=RESPONSE)
+    c = client(store=False, include=["reasoning.encrypted_content"])
+    reply = c.complete("weather in Paris?")
+    [thinking, text] = reply.message.parts
+    assert isinstance(thinking, ThinkingPart) and thinking.source == "openai-responses"
+    assert isinstance(text, TextPart) and text.text == "Hello, world!"
+    assert "gAAAA" not in repr(reply.message)  # the state is never shown
+    follow = c.build_request([Message("user", "weather in Paris?"), reply.message,
+                              Message("tool", '{"temp_c":21}', tool_call_id="call_abc123")]).json()
+    assert follow["input"][1:] == [
+        {"type": "reasoning", "id": "rs_abc",
+         "summary": [{"type": "summary_text", "text": "**Checking weather** I should call the tool."}],
+         "encrypted_content": "gAAAAABo...opaque..."},
+        {"role": "assistant", "content": "Hello, world!"},
+        {"type": "function_call", "call_id": "call_abc123", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+        {"type": "function_call_output", "call_id": "call_abc123", "output": '{"temp_c":21}'},
+    ]
+
+
+def test_another_providers_reasoning_is_dropped_or_sent_as_text() -> None:
+    turn = Message("assistant", (ThinkingPart("Claude thought.", signature="sig-anthropic", source="anthropic"),
+                                 TextPart("Answer.")))
+    dropped = body_of(messages=[Message("user", "q"), turn])
+    assert dropped["input"][1:] == [{"role": "assistant", "content": "Answer."}]
+    as_text = body_of(messages=[Message("user", "q"), turn], foreign_reasoning="text")
+    assert as_text["input"][1:] == [{"role": "assistant", "content": "Claude thought.Answer."}]
+    assert "foreign_reasoning" not in as_text and "sig-anthropic" not in json.dumps(as_text)
+
+
+def test_the_one_reasoning_control_maps_to_reasoning_effort() -> None:
+    assert body_of(reasoning_budget_tokens=16000)["reasoning"] == {"effort": "high"}
+    assert body_of(reasoning_effort="minimal", reasoning_budget_tokens=100)["reasoning"] == {"effort": "minimal"}
+    body = body_of(reasoning_budget_tokens=1000)
+    assert "reasoning_budget_tokens" not in body and body["reasoning"] == {"effort": "low"}
+    with pytest.raises(InvalidRequestError, match="reasoning_effort"):
+        body_of(reasoning_effort="extreme")
+
+
+@responses.activate
+def test_the_context_window_error_is_its_own_class() -> None:
+    responses.post(URL, json={"error": CONTEXT_ERROR}, status=400)
+    with pytest.raises(ContextWindowExceededError):
+        client().complete("hi")

@@ -12,6 +12,7 @@ from responses_fixtures import CONTEXT_ERROR, TEXT_STREAM, TOOL_STREAM, USAGE, s
 
 from llmclient import (
     AuthError,
+    ContextWindowExceededError,
     InvalidRequestError,
     LLMError,
     OpenAIResponsesClient,
@@ -21,7 +22,7 @@ from llmclient import (
     ToolCall,
     Usage,
 )
-from llmclient.models import Chunk
+from llmclient.models import Chunk, TextPart, ThinkingPart
 from llmclient.providers.openai_responses import OpenAIResponsesAdapter, ResponsesStreamDecoder
 from llmclient.stream import StreamAccumulator
 
@@ -69,6 +70,14 @@ def test_the_text_stream_gives_text_thinking_finish_and_usage_at_any_split() -> 
     assert summary(decode([TEXT_STREAM[i:i + 1] for i in range(len(TEXT_STREAM))])[0]) == expected
     for seed in range(5):
         assert summary(decode(splits(TEXT_STREAM, seed))[0]) == expected
+
+
+def test_the_reasoning_item_of_a_stream_is_kept_whole_from_its_done_event() -> None:
+    acc, _, _ = decode([TEXT_STREAM])
+    [thinking, text] = acc.completion().message.parts
+    assert isinstance(thinking, ThinkingPart) and thinking.text == "Greeting."
+    assert thinking.signature == "rs_1 gAAAA..." and thinking.source == "openai-responses"  # from .done
+    assert isinstance(text, TextPart) and text.text == "Hello!"
 
 
 def test_the_tool_stream_joins_arguments_by_call_at_any_split() -> None:
@@ -139,7 +148,7 @@ def test_a_flat_error_event_raises_the_class_of_its_code(error: dict[str, Any], 
 
 def test_a_nested_error_event_and_the_context_window_error() -> None:
     dec = decoder()
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ContextWindowExceededError) as info:
         dec.feed(b"event: error\ndata: " + json.dumps({"type": "error", "error": CONTEXT_ERROR}).encode() + b"\n\n")
     assert info.value.status_code == 400 and info.value.code == "context_length_exceeded"
     assert info.value.retryable is False
