@@ -21,6 +21,7 @@ from llmclient.testing.formats.bedrock import BedrockFormat
 from llmclient.testing.formats.entra import EntraTokenFormat
 from llmclient.testing.formats.google import GoogleAIFormat
 from llmclient.testing.formats.openai import AzureOpenAIFormat, OpenAIFormat
+from llmclient.testing.formats.openai_responses import OpenAIResponsesFormat
 from llmclient.testing.formats.vertex import GoogleTokenFormat, VertexClaudeFormat, VertexGeminiFormat
 
 __all__ = [
@@ -38,8 +39,8 @@ __all__ = [
 
 #: Every registered format, asked in order; routes should not overlap.
 FORMATS: list[WireFormat] = [
-    AzureOpenAIFormat(), OpenAIFormat(), AnthropicFormat(), GoogleAIFormat(), BedrockFormat(),
-    GoogleTokenFormat(), VertexGeminiFormat(), VertexClaudeFormat(), EntraTokenFormat(),
+    AzureOpenAIFormat(), OpenAIFormat(), OpenAIResponsesFormat(), AnthropicFormat(), GoogleAIFormat(),
+    BedrockFormat(), GoogleTokenFormat(), VertexGeminiFormat(), VertexClaudeFormat(), EntraTokenFormat(),
 ]
 
 
