@@ -77,6 +77,10 @@ class LeafClient(Client):
             raise ConfigError(f"client {name!r}: give finish_reason_allow_list or finish_reason_deny_list, not both")
         self.finish_allow = None if allow is None else frozenset(str(r).lower() for r in allow)
         self.finish_deny = frozenset(str(r).lower() for r in deny or ())
+        from ..media import MediaPolicy
+
+        #: What a media URL becomes (BAML's ``media_url_handler``); None when nothing is ever downloaded.
+        self.media = MediaPolicy.for_client(adapter.provider, options, where=f"client {name!r}")
         limits = options.get("rate_limit") or {}
         self.rate_limiter = RateLimiter(limits.get("requests_per_minute"), limits.get("tokens_per_minute"),
                                         clock=self.runtime.clock) if limits else None
@@ -191,6 +195,16 @@ class LeafClient(Client):
             verify = http.get("ca_bundle") or http.get("verify")
         return timeouts.capped(context.remaining()), verify
 
+    def _inline_media(self, request: ChatRequest) -> ChatRequest:
+        """Download the media URLs the client's media policy wants sent as bytes (see media.py)."""
+        from ..media import download
+
+        media = self.media
+        assert media is not None
+        transport = self.runtime.transport
+        return media.resolve(request, lambda url: download(transport, url, max_bytes=media.max_bytes,
+                                                            timeout_s=media.timeout_s))
+
     def _with_retries(self, request: ChatRequest, context: CallContext,
                       attempt: Callable[[ChatRequest, CallContext, int], _Result]) -> tuple[_Result, int]:
         """Run ``attempt`` until it succeeds or the call's RetryState gives up (it counts every try).
@@ -199,6 +213,8 @@ class LeafClient(Client):
         which the caller settles once the answer's usage is known (0 without a limiter).
         """
         runtime = self.runtime
+        if self.media is not None:  # media URLs this provider cannot fetch: downloaded once, before any attempt
+            request = self._inline_media(request)
         state = RetryState(self.retry_policy, random=runtime.random)
         from .token_estimate import estimate_tokens  # one estimate, shared with the batch runners
 
