@@ -15,13 +15,25 @@ from typing import Any, Mapping
 from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider
 from ..errors import ConfigError, LLMError, RateLimitError
-from ..models import ChatRequest, Completion, HttpResponse, ImagePart, Message, TextPart, ToolCall, to_tools
+from ..models import (
+    ChatRequest,
+    Completion,
+    HttpResponse,
+    ImagePart,
+    Message,
+    RedactedThinkingPart,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    to_tools,
+)
 from ..redaction import redact_text
 from ..secrets import resolve, to_ref
 from .api_key_client import ApiKeyClient
 from .base import ADAPTER_OPTIONS as TEMPLATE_OPTIONS
 from .base import ProviderAdapter
-from .openai_stream import ERROR_TYPE_STATUS, FINISH_REASONS, OpenAIStreamDecoder, openai_usage
+from .openai_stream import ERROR_TYPE_STATUS, FINISH_REASONS, OpenAIStreamDecoder, openai_usage, reasoning_text
+from .reasoning import reasoning_of, replay_parts
 from .status import class_for_status, http_error, refine_class
 
 __all__ = ["OpenAIAdapter", "OpenAIStreamDecoder", "OpenAIClient", "OpenAIGenericClient", "openai_usage",
@@ -72,8 +84,13 @@ class OpenAIAdapter(ProviderAdapter):
 
     def body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body = self.resolved_defaults()
-        body["messages"] = [self.render_message(m) for m in request.messages]
+        reasoning = reasoning_of({**body, **request.params}, provider=self.provider)
+        body["messages"] = [self.render_message(m, foreign=reasoning.foreign) for m in request.messages]
         self.apply_params(body, request.params)
+        # The one reasoning control: reasoning_effort is OpenAI's own; a budget becomes the nearest effort.
+        body.pop("foreign_reasoning", None)
+        if body.pop("reasoning_budget_tokens", None) is not None and body.get("reasoning_effort") is None:
+            body["reasoning_effort"] = reasoning.level()
         if stream:
             body["stream"] = True
             if self.sends_stream_options and "stream_options" not in self.body_defaults:
@@ -102,13 +119,18 @@ class OpenAIAdapter(ProviderAdapter):
         """The body field for call parameter ``key``."""
         return _PARAMS_RENAMED_FOR_OPENAI.get(key, key) if self.provider == "openai" else key
 
-    def render_message(self, message: Message) -> dict[str, Any]:
-        """One message in OpenAI's form."""
+    def render_message(self, message: Message, *, foreign: str = "drop") -> dict[str, Any]:
+        """One message in OpenAI's form (reasoning state of other providers dropped, or as text)."""
         out: dict[str, Any] = {"role": self.roles.role(message.role)}
         if isinstance(message.content, str):
             out["content"] = message.content
         else:
-            out["content"] = [_render_part(p) for p in message.content]
+            parts = replay_parts(message.content, self.provider, foreign)
+            own = [p for p in parts if isinstance(p, ThinkingPart)]
+            if own and message.tool_calls and self.provider not in ("openai", "azure-openai"):
+                # DeepSeek's thinking mode wants reasoning_content back on the turns that called tools.
+                out["reasoning_content"] = "".join(p.text for p in own)
+            out["content"] = [_render_part(p) for p in parts if not isinstance(p, (ThinkingPart, RedactedThinkingPart))]
         if message.name:
             out["name"] = message.name
         if message.tool_calls:
@@ -139,6 +161,7 @@ class OpenAIAdapter(ProviderAdapter):
                              secrets)
         message = choice.get("message") or {}
         raw_reason = choice.get("finish_reason")
+        thinking = reasoning_text(message)
         return Completion(
             text=message.get("content") or "",
             finish_reason=FINISH_REASONS.get(raw_reason, "other") if raw_reason else None,
@@ -149,8 +172,11 @@ class OpenAIAdapter(ProviderAdapter):
             usage=openai_usage(data.get("usage")),
             model=data.get("model"),
             refusal=message.get("refusal") or None,
+            thinking=thinking or None,
             response_id=data.get("id") if isinstance(data.get("id"), str) else None,
             raw=data,
+            parts=(ThinkingPart(thinking, source=self.provider), TextPart(message.get("content") or ""))
+            if thinking else (),
         )
 
     def error_from(self, error: Mapping[str, Any], *, response: HttpResponse | None,
@@ -178,6 +204,12 @@ class OpenAIAdapter(ProviderAdapter):
 
     def stream_decoder(self, secrets: tuple[str, ...]) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(self, secrets, self.choice_index)
+
+    def count_locally(self, request: ChatRequest) -> tuple[int, str]:
+        """``count_tokens``: OpenAI has no count endpoint, so the body is counted with tiktoken."""
+        from .tiktoken_count import count_chat_body
+
+        return count_chat_body(self.body(request, stream=False))
 
 
 def _render_part(part: Any) -> dict[str, Any]:

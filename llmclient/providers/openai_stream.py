@@ -16,7 +16,7 @@ from .sse_json import SseJsonDecoder
 if TYPE_CHECKING:
     from .openai import OpenAIAdapter
 
-__all__ = ["OpenAIStreamDecoder", "openai_usage", "FINISH_REASONS", "ERROR_TYPE_STATUS"]
+__all__ = ["OpenAIStreamDecoder", "openai_usage", "reasoning_text", "FINISH_REASONS", "ERROR_TYPE_STATUS"]
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
                   "content_filter": "content_filter"}
@@ -69,7 +69,7 @@ class OpenAIStreamDecoder(SseJsonDecoder):
         if self.model is None:
             self.model = obj.get("model")
             self.response_id = obj.get("id")
-        text = refusal = ""
+        text = refusal = thinking = ""
         calls: tuple[ToolCallDelta, ...] = ()
         raw_reason = None
         for choice in obj.get("choices") or ():
@@ -78,20 +78,31 @@ class OpenAIStreamDecoder(SseJsonDecoder):
             delta = choice.get("delta") or {}
             text = delta.get("content") or ""
             refusal = delta.get("refusal") or ""
+            thinking = reasoning_text(delta)
             deltas = delta.get("tool_calls")
             if deltas:
                 calls = tuple(ToolCallDelta(d.get("index", 0), d.get("id"), (d.get("function") or {}).get("name"),
                                             (d.get("function") or {}).get("arguments") or "") for d in deltas)
             raw_reason = choice.get("finish_reason")
         usage = obj.get("usage")
-        if not (text or calls or refusal or raw_reason or usage):
+        if not (text or calls or refusal or thinking or raw_reason or usage):
             return None
         if raw_reason:
             self._finished = True
         if usage:
             self._usage_seen = True
         return Chunk(text, FINISH_REASONS.get(raw_reason, "other") if raw_reason else None, raw_reason, calls,
-                     openai_usage(usage) if usage else None, refusal)
+                     openai_usage(usage) if usage else None, refusal, thinking)
+
+
+def reasoning_text(message: Mapping[str, Any]) -> str:
+    """The reasoning an OpenAI-compatible server put beside ``content``: DeepSeek's and older vLLM's
+    ``reasoning_content``, or vLLM's newer ``reasoning`` (a string). Thinking, never text."""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 #: Fields of OpenAI's ``usage`` read into :class:`Usage`; any other (a gateway's ``cost``) goes to ``extra``.
