@@ -211,7 +211,8 @@ def test_api_key_with_entra_options_is_a_config_error() -> None:
             "client_id": APP, "client_secret": SECRET}}}}).client("Az")
 
 
-def test_a_401_refreshes_the_token_once_end_to_end() -> None:
+def test_a_401_refreshes_the_token_once_end_to_end(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     with FakeLLMServer() as server:
         trust_entra_app(server, tenant_id=TENANT, client_id=APP, client_secret=SECRET)
         client = AzureOpenAIClient(base_url=server.url + "/openai/deployments/gpt4o", tenant_id=TENANT,
@@ -226,6 +227,10 @@ def test_a_401_refreshes_the_token_once_end_to_end() -> None:
         chats = [r for r in server.requests if r.path.endswith("/chat/completions")]
         assert [r.headers.get("authorization", "")[-1] for r in chats] == ["1", "1", "1", "2"]
         assert all("api-key" not in r.headers for r in chats)
+        assert all(SECRET.encode() not in r.body for r in chats)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "credentials refreshed" in logged
+    assert SECRET not in logged and "fake-entra-" not in logged
 
 
 def test_a_wrong_secret_is_refused_with_aadsts_json_end_to_end(caplog: pytest.LogCaptureFixture) -> None:
