@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 #: (provider, path under the server's URL) for :meth:`FakeLLMServer.base_urls`.
 _BASE_PATHS = (
     ("openai", "/v1"), ("azure-openai", ""), ("anthropic", ""), ("google-ai", "/v1beta"),
-    ("vertex-ai", ""), ("google-oauth", "/token"), ("aws-bedrock", ""),
+    ("vertex-ai", ""), ("google-oauth", "/token"), ("aws-bedrock", ""), ("openai-responses", "/v1"),
 )
 
 
@@ -175,7 +175,7 @@ class FakeLLMServer:
     def base_urls(self) -> dict[str, str]:
         """The address to give each provider's client, keyed by provider name.
 
-        ``openai`` (and ``openai-generic``): ``base_url``; ``azure-openai``: ``endpoint`` (the
+        ``openai`` (and ``openai-generic``) and ``openai-responses``: ``base_url``; ``azure-openai``: ``endpoint`` (the
         model names the deployment); ``anthropic``, ``google-ai`` and ``vertex-ai``:
         ``base_url``; ``google-oauth``: a credentials file's ``token_uri`` (for Vertex);
         ``aws-bedrock``: ``endpoint_url``.

@@ -128,7 +128,7 @@ def _post(url: str, body: Any) -> requests.Response:
 def test_base_urls_reach_each_wire_format(server: FakeLLMServer) -> None:
     urls = server.base_urls()
     assert set(urls) == {"openai", "azure-openai", "anthropic", "google-ai", "vertex-ai", "google-oauth",
-                         "aws-bedrock"}
+                         "aws-bedrock", "openai-responses"}
     assert urls["openai"] == server.openai_base_url
     messages = [{"role": "user", "content": "hi"}]
     gemini = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
@@ -141,8 +141,9 @@ def test_base_urls_reach_each_wire_format(server: FakeLLMServer) -> None:
         _post(urls["vertex-ai"] + "/v1/projects/p/locations/l/publishers/google/models/gemini-x:generateContent",
               gemini),
         _post(urls["aws-bedrock"] + "/model/m/converse", {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}),
+        _post(urls["openai-responses"] + "/responses", {"model": "m", "input": "hi"}),
     ]
-    assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
+    assert [a.status_code for a in answers] == [200] * 7, [a.text for a in answers]
     assert all("Echo: hi" in a.text for a in answers)
     token = requests.post(urls["google-oauth"], data={"grant_type": "x"}, timeout=10)
     assert token.status_code != 404  # routed to the token endpoint (which refuses this grant)
@@ -166,7 +167,7 @@ def test_the_fake_server_command_prints_one_base_url_per_format_then_serves() ->
     proc = subprocess.Popen([sys.executable, "-m", "llmclient.cli", "fake-server"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=env)
     try:
-        lines = _read_lines(proc.stdout, 7, timeout=30)
+        lines = _read_lines(proc.stdout, 8, timeout=30)
         table = {provider: (option, url) for provider, option, url in (line.split() for line in lines)}
         base = table["anthropic"][1]
         assert base.startswith("http://127.0.0.1:") and int(base.rsplit(":", 1)[1]) > 0
@@ -174,7 +175,7 @@ def test_the_fake_server_command_prints_one_base_url_per_format_then_serves() ->
             "openai": ("base_url", base + "/v1"), "azure-openai": ("endpoint", base),
             "anthropic": ("base_url", base), "google-ai": ("base_url", base + "/v1beta"),
             "vertex-ai": ("base_url", base), "google-oauth": ("token_uri", base + "/token"),
-            "aws-bedrock": ("endpoint_url", base),
+            "aws-bedrock": ("endpoint_url", base), "openai-responses": ("base_url", base + "/v1"),
         }
         answer = _post(table["openai"][1] + "/chat/completions", HELLO)  # still serving
         assert answer.json()["choices"][0]["message"]["content"] == "Echo: hello world"
