@@ -173,7 +173,7 @@ class EntraClientCredentials(AuthProvider):
         return cls(f"the Microsoft identity platform refused the client credentials of app "
                    f"{_describe(self._client_id)} (HTTP {response.status_code}): {first_line}",
                    provider="azure-openai", status_code=response.status_code, body=body,
-                   code=str(error) if error else None, retryable=server_side)
+                   code=redact_text(str(error), secrets) if error else None, retryable=server_side)
 
     def apply(self, request: HttpRequest) -> HttpRequest:
         if _user_header_wins(request):
