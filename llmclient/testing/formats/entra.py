@@ -58,6 +58,8 @@ def trust_entra_app(server: Any, *, tenant_id: str, client_id: str, client_secre
                     delay_s: float = 0.0) -> None:
     """Issue tokens to this app at ``POST /{tenant_id}/oauth2/v2.0/token``; Azure routes then need them.
 
+    Use a server without ``api_key``: with one, the Azure routes would still ask for that key.
+
     Args:
         server: The :class:`~llmclient.testing.FakeLLMServer`.
         tenant_id: The tenant the endpoint answers for (another tenant in the path is refused).
