@@ -137,7 +137,7 @@ class OpenAIAdapter(ProviderAdapter):
             out["tool_calls"] = [{"id": c.id, "type": "function", "function": {
                 "name": c.name, "arguments": c.raw_arguments or json.dumps(dict(c.arguments))}}
                 for c in message.tool_calls]
-            if not message.content:
+            if not out["content"]:  # no content, or only reasoning state this provider is not sent
                 out["content"] = None
         if message.tool_call_id:
             out["tool_call_id"] = message.tool_call_id

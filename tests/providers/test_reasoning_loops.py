@@ -17,10 +17,10 @@ import requests
 import llmclient
 from llmclient import Message
 from llmclient.models import ChatRequest, Completion, RedactedThinkingPart, ThinkingPart
-from llmclient.testing import Fault, FakeLLMServer
+from llmclient.testing import FakeLLMServer, Fault
 
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Get the weather",
-                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}}
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": CITY}}]
 
 Factory = Callable[[FakeLLMServer], Any]
 
