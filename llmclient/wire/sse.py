@@ -228,6 +228,8 @@ class SSEDecoder:
                 self._retry = None
             elif line[:6] == "data: ":  # the overwhelmingly common line
                 data.append(line[6:])
+            elif line[:7] == "event: ":  # named events (Anthropic, OpenAI's Responses API) name every event
+                self._event = line[7:]
             else:
                 colon = line.find(":")
                 if colon == 0:  # comment, e.g. a keep-alive
