@@ -50,6 +50,7 @@ from .retry import RetryPolicy
 from .runtime import Runtime
 from .secrets import env
 from .stream import Stream
+from .token_count import TokenCount
 
 if TYPE_CHECKING:  # imported on first use below, so that `import llmclient` stays cheap
     from .providers.anthropic import AnthropicClient
@@ -125,21 +126,22 @@ __all__ = [
     "Completion",
     "Chunk",
     "Usage",
+    "TokenCount",
     "Attempt",
     "HttpRequest",
     "HttpResponse",
     # errors
     "LLMError",
     "ConfigError",
+    "TokenCountUnavailableError",
     "TransportError",
     "LLMTimeoutError",
-    "TokenCountUnavailableError",
     "AuthError",
     "RateLimitError",
     "InvalidRequestError",
+    "ContextWindowExceededError",
     "ProviderError",
     "StreamError",
-    "ContextWindowExceededError",
     "FinishReasonError",
     "AllClientsFailedError",
     "CancelledError",

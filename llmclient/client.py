@@ -17,7 +17,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from . import hooks as _hook_registry
-from .errors import CancelledError, LLMError
+from .errors import CancelledError, LLMError, TokenCountUnavailableError
 from .hooks import EventHook, Hooks, as_hooks, emit
 from .models import Attempt, ChatRequest, Completion, MessagesInput, Usage, to_messages
 from .stream import Stream
@@ -25,6 +25,7 @@ from .stream import Stream
 if TYPE_CHECKING:
     from .cancel import CancelToken
     from .runtime import Runtime
+    from .token_count import TokenCount
 
 __all__ = ["Client", "CallContext", "ConfiguredClient"]
 
@@ -160,6 +161,44 @@ class Client(ABC):
         return stream.watched(context, context.hooks + self._own_hooks,
                               lambda done, err: self._finished(context, started, done, err))
 
+    def count_tokens(self, messages: MessagesInput, **params: Any) -> TokenCount:
+        """How many input tokens ``messages`` would use, asked before the call is made.
+
+        Where the provider offers a count endpoint (Anthropic ``messages/count_tokens``,
+        Gemini and Vertex ``countTokens``, Bedrock ``CountTokens``) it is asked, with the
+        request signed and sent like any other (retries, timeouts, ``cancel``); OpenAI models
+        are counted locally with tiktoken (``pip install 'llmclient[tokens]'``). A composite
+        counts with its first member that can. Never an estimate presented as a count.
+
+        Args:
+            messages: As for :meth:`complete`.
+            **params: As for :meth:`complete` (``tools``, ``model``, ``system``-bearing
+                messages... count; sampling parameters are ignored); ``cancel`` is honoured.
+                Counts send no events (``on_event`` is refused): they are not chat calls.
+
+        Raises:
+            TokenCountUnavailableError: Neither a count endpoint nor a local tokenizer applies.
+        """
+        if "on_event" in params:
+            raise TypeError("count_tokens() takes no on_event: a count is not a chat call and sends no events")
+        cancel = params.pop("cancel", None)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        request = ChatRequest(to_messages(messages), params)
+        try:
+            return self.count_request(request, CallContext(cancel=cancel, call_id=next(_CALL_IDS)))
+        except KeyboardInterrupt:
+            self.runtime.interrupt()
+            raise
+
+    def count_request(self, request: ChatRequest, context: CallContext) -> TokenCount:
+        """Hook of :meth:`count_tokens`: leaf clients ask their provider, composites a member.
+
+        The default (a client that knows no way to count) raises TokenCountUnavailableError.
+        """
+        raise TokenCountUnavailableError(f"client {self.name!r} ({type(self).__name__}) cannot count tokens",
+                                         client_name=self.name, provider=self.provider)
+
     def with_options(self, *, http: Mapping[str, Any] | None = None, on_event: Hooks = None,
                      **params: Any) -> Client:
         """A client like this one with default call parameters, ``http`` limits or hooks.
@@ -277,3 +316,7 @@ class ConfiguredClient(Client):
 
     def open_stream(self, request: ChatRequest, context: CallContext) -> Stream:
         return self.inner.open_stream(*self._apply(request, context))
+
+    def count_request(self, request: ChatRequest, context: CallContext) -> TokenCount:
+        merged, derived = self._apply(request, context)
+        return self.inner.count_request(merged, derived.derive(hooks=()))

@@ -17,6 +17,7 @@ from ..errors import ConfigError, LLMError, RateLimitError
 from ..models import (
     ChatRequest,
     Completion,
+    HttpRequest,
     HttpResponse,
     ImagePart,
     Message,
@@ -232,6 +233,23 @@ class AnthropicAdapter(ProviderAdapter):
 
     def stream_decoder(self, secrets: tuple[str, ...]) -> AnthropicStreamDecoder:
         return AnthropicStreamDecoder(self, secrets)
+
+    #: ``count_tokens``: the field of ``POST /v1/messages/count_tokens``'s answer.
+    count_field = "input_tokens"
+
+    def count_request(self, request: ChatRequest) -> HttpRequest:
+        """``POST {base_url}/v1/messages/count_tokens``: the Messages body without ``max_tokens``,
+        ``stream``, ``stop_sequences``, ``metadata`` or sampling fields, which it refuses."""
+        from .token_count import count_post
+
+        body = {k: v for k, v in self.body(request, stream=False).items() if k in _COUNT_FIELDS}
+        base = str(resolve(self.base_url, what="base_url of provider anthropic")).rstrip("/")
+        return count_post(self, base + "/v1/messages/count_tokens" + self.query_string(), body)
+
+
+#: The fields ``messages/count_tokens`` takes (anthropic 2.14's signature, wire-formats-2026 section 2).
+_COUNT_FIELDS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking", "output_config",
+                           "cache_control", "speed", "mcp_servers"})
 
 
 def thinking_off_for_replay(body: dict[str, Any], messages: tuple[Message, ...], source: str, provider: str,

@@ -22,6 +22,7 @@ from ..errors import ConfigError, InvalidRequestError, LLMError
 from ..models import (
     ChatRequest,
     Completion,
+    HttpRequest,
     HttpResponse,
     ImagePart,
     Message,
@@ -254,6 +255,20 @@ class BedrockAdapter(ProviderAdapter):
 
     def stream_decoder(self, secrets: tuple[str, ...]) -> BedrockStreamDecoder:
         return BedrockStreamDecoder(self.model_id(), secrets, parse=self.parse_response)
+
+    #: ``count_tokens``: the field of ``CountTokens``'s answer.
+    count_field = "inputTokens"
+
+    def count_request(self, request: ChatRequest) -> HttpRequest:
+        """``POST {endpoint}/model/{id}/count-tokens`` with ``{"input": {"converse": ...}}``: the Converse
+        body's messages, system, toolConfig and additionalModelRequestFields (no inferenceConfig)."""
+        from .token_count import count_post
+
+        body = self.body(request)
+        converse = {k: body[k] for k in ("messages", "system", "toolConfig", "additionalModelRequestFields")
+                    if k in body}
+        return count_post(self, self.url(stream=False).rsplit("/", 1)[0] + "/count-tokens",
+                          {"input": {"converse": converse}})
 
 
 def _tool_choice(value: Any) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from ..errors import ConfigError, LLMError
-from ..models import ChatRequest, Completion, HttpResponse
+from ..models import ChatRequest, Completion, HttpRequest, HttpResponse
 from ..secrets import resolve, to_ref
 from .api_key_client import ApiKeyClient
 from .base import ADAPTER_OPTIONS as TEMPLATE_OPTIONS
@@ -75,6 +75,28 @@ class GeminiAdapter(ProviderAdapter):
     def stream_decoder(self, secrets: tuple[str, ...]) -> GeminiStreamDecoder:
         return GeminiStreamDecoder(self.provider, secrets, self.reasoning_source)
 
+    #: ``count_tokens``: the field of ``:countTokens``'s answer.
+    count_field = "totalTokens"
+
+    def count_request(self, request: ChatRequest) -> HttpRequest:
+        """``POST .../models/{model}:countTokens`` with :meth:`count_body` of the generateContent body."""
+        from .token_count import count_post
+
+        body = self.count_body(self.body(request, stream=False))
+        return count_post(self, self.count_url(), body)
+
+    def count_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The Gemini API's countTokens body: ``contents`` alone, or, when the request has more
+        (system instruction, tools...), all of it as ``generateContentRequest`` (the two forms
+        are exclusive; top-level ``systemInstruction`` is refused there)."""
+        if body.keys() <= {"contents"}:
+            return {"contents": body["contents"]}
+        return {"generateContentRequest": {"model": f"models/{self.model_name()}", **body}}
+
+    def count_url(self) -> str:
+        """Hook: the countTokens URL of this endpoint."""
+        raise NotImplementedError
+
 
 class GoogleAIAdapter(GeminiAdapter):
     """The Gemini API at ``generativelanguage.googleapis.com`` (or ``base_url``)."""
@@ -88,6 +110,10 @@ class GoogleAIAdapter(GeminiAdapter):
         action = "streamGenerateContent" if stream else "generateContent"
         return (f"{base}/models/{quote(self.model_name(), safe='-._~@')}:{action}"
                 + self.query_string({"alt": "sse"} if stream else {}))
+
+    def count_url(self) -> str:
+        base = str(resolve(self.base_url, what="base_url of provider google-ai")).rstrip("/")
+        return f"{base}/models/{quote(self.model_name(), safe='-._~@')}:countTokens" + self.query_string()
 
 
 class GoogleAIClient(ApiKeyClient):

@@ -29,6 +29,7 @@ from ..transport import Timeouts
 from .attempt import OpenedStream, Report, Sent, cancel_scope, noop
 
 if TYPE_CHECKING:  # base imports this module at load time: names from it are for typing only
+    from ..token_count import TokenCount
     from .base import ProviderAdapter
 
 __all__ = ["LeafClient", "COMMON_OPTIONS"]
@@ -102,6 +103,13 @@ class LeafClient(Client):
         self._check_finish_reason(completion)
         return completion
 
+    # -- count ----------------------------------------------------------------------
+    def count_request(self, request: ChatRequest, context: CallContext) -> TokenCount:
+        """The provider's count of ``request``'s input tokens (see :mod:`llmclient.providers.token_count`)."""
+        from .token_count import count_on_leaf
+
+        return count_on_leaf(self, request, context)
+
     # -- stream ---------------------------------------------------------------------
     def open_stream(self, request: ChatRequest, context: CallContext) -> Stream:
         if not self.supports_streaming:
@@ -133,16 +141,18 @@ class LeafClient(Client):
         return opened
 
     # -- one attempt on the wire ------------------------------------------------------
-    def _send(self, request: ChatRequest, context: CallContext, number: int, *, stream: bool) -> Sent:
+    def _send(self, request: ChatRequest, context: CallContext, number: int, *, stream: bool,
+              build: Callable[[ChatRequest], HttpRequest] | None = None) -> Sent:
         """Put attempt ``number`` on the wire: the one path of every attempt, complete or streamed.
 
         Signs ``request``, bounds it by the call's limits, tells the call's hooks and lets the
         call's cancel token abort it. A complete call's answer is read whole here (and the cancel
         token lets go of it); a stream's 2xx body is left to its decoder, and the token holds on
         until the stream is closed (``Sent.close``, ``OpenedStream.close``). An answer whose status
-        is not 2xx is read and reported, then raises the adapter's typed error.
+        is not 2xx is read and reported, then raises the adapter's typed error. ``build`` makes
+        another request than the adapter's chat request (a token count) for the same path.
         """
-        signed = self._signed(request, stream=stream)
+        signed = self._signed(request, stream=stream, build=build)
         timeouts, verify = self._limits(context)
         report = Report(self, context, signed, number) if context.hooks else None
         unregister, scope = cancel_scope(context)
@@ -183,8 +193,9 @@ class LeafClient(Client):
         return self._completed(self.adapter.parse_response(response, ()), response.headers)
 
     # -- shared ---------------------------------------------------------------------
-    def _signed(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
-        built = self.adapter.build_request(request, stream=stream)
+    def _signed(self, request: ChatRequest, *, stream: bool,
+                build: Callable[[ChatRequest], HttpRequest] | None = None) -> HttpRequest:
+        built = build(request) if build is not None else self.adapter.build_request(request, stream=stream)
         return self.auth.apply(built) if self.auth is not None else built
 
     def _limits(self, context: CallContext) -> tuple[Timeouts, bool | str | None]:

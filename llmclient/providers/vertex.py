@@ -102,9 +102,19 @@ class VertexGeminiAdapter(GeminiAdapter):
         return (self.where.url("google", self.model_name(), action)
                 + self.query_string({"alt": "sse"} if stream else {}))
 
+    def count_url(self) -> str:
+        return self.where.url("google", self.model_name(), "countTokens") + self.query_string()
+
+    def count_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Vertex's CountTokensRequest: contents, system instruction, tools and config, top-level."""
+        return {k: body[k] for k in ("contents", "systemInstruction", "tools", "generationConfig") if k in body}
+
 
 class VertexClaudeAdapter(AnthropicAdapter):
     """Anthropic Messages bodies and streams at Vertex's ``rawPredict`` / ``streamRawPredict``."""
+
+    #: No ``count_tokens`` here: Claude on Vertex counts at another route, not verified for llmclient.
+    count_field = ""
 
     def __init__(self, options: Mapping[str, Any], where: VertexLocation) -> None:
         if options.get("model") is None:

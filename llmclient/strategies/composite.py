@@ -15,16 +15,24 @@ import threading
 from concurrent.futures import FIRST_COMPLETED
 from concurrent.futures import wait as wait_futures
 from time import monotonic
-from typing import Any, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
 from ..client import CallContext, Client
-from ..errors import AllClientsFailedError, CancelledError, ClientClosedError, ConfigError, LLMError, LLMTimeoutError
+from ..error_kinds import ERROR_KINDS, is_kind_name, kinds_of
+from ..errors import (
+    AllClientsFailedError,
+    CancelledError,
+    ClientClosedError,
+    ConfigError,
+    LLMError,
+    LLMTimeoutError,
+    TokenCountUnavailableError,
+)
 from ..hooks import emit
 from ..models import Attempt, ChatRequest, Completion
 from ..retry import NO_RETRY, RetryPolicy
 from ..runtime import Runtime
 from ..stream import Stream
-from ..error_kinds import ERROR_KINDS, is_kind_name, kinds_of
 from .cooldown import Cooldown
 from .dispatch import (
     Branch,
@@ -35,6 +43,9 @@ from .dispatch import (
     summarise_attempts,
     total_timeout_error,
 )
+
+if TYPE_CHECKING:
+    from ..token_count import TokenCount
 
 __all__ = ["CompositeClient", "Member", "NextMember"]
 
@@ -123,6 +134,24 @@ class CompositeClient(Client):
         so every failure seen here is before the first chunk and may still move on."""
         result: Stream = self._run(request, context, stream=True)
         return result
+
+    def count_request(self, request: ChatRequest, context: CallContext) -> TokenCount:
+        """``count_tokens`` through a composite: its first member, in member order, that can count.
+
+        A member that cannot (no count endpoint, no local tokenizer: raised before anything is
+        sent) or cannot be built is skipped. Any other error of the counting member is raised:
+        counts are not fallen back on, since another member's model counts differently. The
+        result names the provider and model that counted.
+        """
+        ctx = deadline_context(context, self.total_timeout_s)
+        reasons: list[str] = []
+        for index, name in enumerate(self.member_names):
+            try:
+                return self.member(index).count_request(request, ctx)
+            except ConfigError as err:  # TokenCountUnavailableError included
+                reasons.append(f"{name}: {err.message}")
+        raise TokenCountUnavailableError(f"no member of {self.provider} client {self.name!r} can count tokens",
+                                         problems=reasons, client_name=self.name, provider=self.provider)
 
     def _share_runtime(self, runtime: Runtime, *, replacing: Runtime | None = None) -> None:
         before = self.runtime

@@ -42,6 +42,12 @@ _DEFAULT_ERRORS: dict[int, tuple[str, str]] = {
 _SPEND_LIMIT = ("You have reached your specified API usage limits (spend limit).", "rate_limit_error",
                 "enforced_spend_limit_reached")
 
+#: The token count route, and the fields it takes (the Messages body without max_tokens, stream,
+#: stop_sequences, metadata or sampling: wire-formats-2026 section 2).
+_COUNT_PATH = "/v1/messages/count_tokens"
+_COUNT_FIELDS = frozenset({"model", "messages", "system", "tools", "tool_choice", "thinking", "output_config",
+                           "cache_control", "speed", "mcp_servers"})
+
 #: Anthropic's prompt-too-long error (wire-formats-2026 section 8, boldsoftware/exe.dev#62).
 _CONTEXT_WINDOW = ("prompt is too long: 200251 tokens > 200000 maximum", "invalid_request_error")
 
@@ -77,8 +83,8 @@ class AnthropicFormat(WireFormat):
     name: ClassVar[str] = "anthropic"
 
     def route(self, method: str, path: str) -> bool:
-        """Any path ending in ``/v1/messages``."""
-        return method == "POST" and path.endswith("/v1/messages")
+        """Any path ending in ``/v1/messages`` (or ``/v1/messages/count_tokens``)."""
+        return method == "POST" and (path.endswith("/v1/messages") or path.endswith(_COUNT_PATH))
 
     def authenticate(self, request: RecordedRequest, api_key: str) -> bool:
         """Require ``x-api-key: <api_key>`` (newer SDKs send a bearer token: accepted too)."""
@@ -97,8 +103,12 @@ class AnthropicFormat(WireFormat):
         messages = body.get("messages")
         if not isinstance(messages, list):
             raise CallError(400, "messages: Field required", "invalid_request_error")
+        counting = request.path.endswith(_COUNT_PATH)  # count_tokens: no max_tokens, stream...
+        refused_fields = sorted(set(body) - _COUNT_FIELDS) if counting else []
+        if refused_fields:
+            raise CallError(400, f"{refused_fields[0]}: Extra inputs are not permitted", "invalid_request_error")
         max_tokens = body.get("max_tokens")
-        if not isinstance(max_tokens, int):
+        if not counting and not isinstance(max_tokens, int):
             raise CallError(400, "max_tokens: Field required", "invalid_request_error")
         model = body.get("model") if isinstance(body.get("model"), str) else ""
         system = body.get("system")
@@ -130,6 +140,7 @@ class AnthropicFormat(WireFormat):
             body=body,
             models=(str(model),),
             received_at=request.received_at,
+            operation="count_tokens" if counting else "chat",
         )
 
     def _headers(self, seq: int, content_type: str) -> dict[str, str]:
@@ -141,7 +152,11 @@ class AnthropicFormat(WireFormat):
                 "cache_read_input_tokens": 0, "output_tokens": output}
 
     def render_json(self, call: FakeCall, reply: Reply) -> tuple[int, dict[str, str], bytes]:
-        """A ``message`` object with one text block, or one ``tool_use`` block."""
+        """A ``message`` object with one text block, or one ``tool_use`` block;
+        ``{"input_tokens": N}`` for count_tokens."""
+        if call.operation == "count_tokens":
+            return 200, self._headers(call.seq, "application/json"), json.dumps(
+                {"input_tokens": call.prompt_tokens}).encode()
         if reply.tool_name is not None:
             block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_fake{call.seq}", "name": reply.tool_name,
                                      "input": json.loads(reply.tool_arguments)}

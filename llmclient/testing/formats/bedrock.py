@@ -33,7 +33,7 @@ from llmclient.testing.formats.base import (
 
 __all__ = ["BedrockFormat", "encode_frame", "event_frame", "exception_frame"]
 
-_PATH = re.compile(r"^/model/([^/]+)/(converse|converse-stream)$")
+_PATH = re.compile(r"^/model/([^/]+)/(converse|converse-stream|count-tokens)$")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 _ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 _STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
@@ -92,6 +92,17 @@ def exception_frame(exception_type: str, message: str) -> bytes:
                          ":message-type": "exception"}, json.dumps({"message": message}).encode())
 
 
+def _count_input(body: Any) -> Any:
+    """The Converse-like body a CountTokens body counts (``input.converse``; wire-formats-2026 section 4)."""
+    converse = ((body.get("input") or {}) if isinstance(body, dict) else {}).get("converse")
+    if not isinstance(converse, dict):
+        raise CallError(400, "this fake server counts input.converse only (not invokeModel)", "ValidationException")
+    if "inferenceConfig" in converse:
+        raise CallError(400, "1 validation error detected: inferenceConfig is not a member of the converse input",
+                        "ValidationException")
+    return converse
+
+
 def _texts(content: Any) -> list[str]:
     if not isinstance(content, list):
         return []
@@ -126,6 +137,9 @@ class BedrockFormat(WireFormat):
         except ValueError:
             raise CallError(400, "Malformed input request, please reformat your input and try again.",
                             "ValidationException") from None
+        counting = match.group(2) == "count-tokens"
+        if counting:
+            body = _count_input(body)
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             raise CallError(400, "1 validation error detected: Value null at 'messages' failed to satisfy "
                             "constraint: Member must not be null", "ValidationException")
@@ -148,6 +162,7 @@ class BedrockFormat(WireFormat):
             tool_names=tool_names, tool_choice="required" if forced or "any" in choice else None,
             tool_choice_name=forced if isinstance(forced, str) else None, include_usage=True, body=body,
             models=(model,), received_at=request.received_at,
+            operation="count_tokens" if counting else "chat",
         )
 
     def _headers(self, seq: int, content_type: str) -> dict[str, str]:
@@ -158,7 +173,11 @@ class BedrockFormat(WireFormat):
                 "totalTokens": reply.prompt_tokens + reply.completion_tokens}
 
     def render_json(self, call: FakeCall, reply: Reply) -> tuple[int, dict[str, str], bytes]:
-        """A Converse answer: one text or toolUse block, stopReason, usage and metrics."""
+        """A Converse answer: one text or toolUse block, stopReason, usage and metrics;
+        ``{"inputTokens": N}`` for CountTokens."""
+        if call.operation == "count_tokens":
+            return 200, self._headers(call.seq, "application/json"), json.dumps(
+                {"inputTokens": call.prompt_tokens}).encode()
         if reply.tool_name is not None:
             block: dict[str, Any] = {"toolUse": {"toolUseId": f"tooluse_fake{call.seq}", "name": reply.tool_name,
                                                  "input": json.loads(reply.tool_arguments)}}

@@ -25,7 +25,7 @@ from llmclient.testing.formats.base import (
 
 __all__ = ["GoogleAIFormat"]
 
-_PATH = re.compile(r"^(?:/[^/]+)?/models/([^/:]+):(generateContent|streamGenerateContent)$")
+_PATH = re.compile(r"^(?:/[^/]+)?/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$")
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
 _STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
@@ -81,6 +81,9 @@ class GoogleAIFormat(WireFormat):
             body = json.loads(request.body)
         except ValueError:
             raise CallError(400, "Invalid JSON payload received.", "INVALID_ARGUMENT") from None
+        counting = bool(match and match.group(2) == "countTokens")
+        if counting and isinstance(body, dict):
+            body = self.count_request_body(body)
         if not isinstance(body, dict) or not isinstance(body.get("contents"), list):
             raise CallError(400, "* GenerateContentRequest.contents: contents is not specified", "INVALID_ARGUMENT")
         system = body.get("systemInstruction") or {}
@@ -117,7 +120,25 @@ class GoogleAIFormat(WireFormat):
             body=body,
             models=(model,),
             received_at=request.received_at,
+            operation="count_tokens" if counting else "chat",
         )
+
+    #: The top-level fields of a countTokens body (the Gemini API's: ``contents`` or, exclusive
+    #: of it, ``generateContentRequest``; wire-formats-2026 section 3).
+    count_fields: ClassVar[frozenset[str]] = frozenset({"contents", "generateContentRequest"})
+
+    def count_request_body(self, body: dict[str, Any]) -> Any:
+        """The generateContent-like body a countTokens body counts; 400 for an unknown or a doubled field."""
+        unknown = sorted(set(body) - self.count_fields)
+        if unknown:
+            raise CallError(400, f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.',
+                            "INVALID_ARGUMENT")
+        if "generateContentRequest" in body:
+            if "contents" in body:
+                raise CallError(400, "contents and generateContentRequest are mutually exclusive",
+                                "INVALID_ARGUMENT")
+            return body["generateContentRequest"]
+        return body
 
     def _headers(self, content_type: str) -> dict[str, str]:
         return {"content-type": content_type, "server": "scaffolding on HTTPServer2", "vary": "Origin"}
@@ -132,7 +153,11 @@ class GoogleAIFormat(WireFormat):
         return [{"text": text if text is not None else reply.text}]
 
     def render_json(self, call: FakeCall, reply: Reply) -> tuple[int, dict[str, str], bytes]:
-        """A ``GenerateContentResponse`` with ``candidateCount`` identical candidates."""
+        """A ``GenerateContentResponse`` with ``candidateCount`` identical candidates (a count for countTokens)."""
+        if call.operation == "count_tokens":
+            count = {"totalTokens": call.prompt_tokens,
+                     "promptTokensDetails": [{"modality": "TEXT", "tokenCount": call.prompt_tokens}]}
+            return 200, self._headers("application/json; charset=UTF-8"), json.dumps(count).encode()
         candidates = [{"content": {"parts": self._parts(reply, None), "role": "model"},
                        "finishReason": _FINISH[reply.finish_reason], "index": i} for i in range(call.n)]
         body = {"candidates": candidates, "usageMetadata": self._usage(reply, reply.completion_tokens),

@@ -32,7 +32,7 @@ __all__ = ["GoogleTokenFormat", "VertexClaudeFormat", "VertexGeminiFormat", "rev
 
 _STATE = "vertex-oauth"
 _PREFIX = r"^/v1(?:beta1)?/projects/([^/]+)/locations/([^/]+)/publishers/"
-_GEMINI = re.compile(_PREFIX + r"google/models/([^/:]+):(generateContent|streamGenerateContent)$")
+_GEMINI = re.compile(_PREFIX + r"google/models/([^/:]+):(generateContent|streamGenerateContent|countTokens)$")
 _CLAUDE = re.compile(_PREFIX + r"anthropic/models/([^/:]+):(rawPredict|streamRawPredict)$")
 _AUDIENCE = "https://oauth2.googleapis.com/token"
 _SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -187,6 +187,9 @@ class VertexGeminiFormat(GoogleAIFormat):
     """Gemini on Vertex: the Gemini API's bodies at Vertex's project/location paths."""
 
     name: ClassVar[str] = "vertex-gemini"
+    #: Vertex's CountTokensRequest takes the request's fields top-level (no generateContentRequest).
+    count_fields: ClassVar[frozenset[str]] = frozenset({"contents", "systemInstruction", "tools", "generationConfig",
+                                                        "model", "instances"})
 
     def route(self, method: str, path: str) -> bool:
         """``.../publishers/google/models/{m}:generateContent`` and ``:streamGenerateContent``."""
