@@ -8,20 +8,18 @@ or does I/O: callers pass the resolved option defaults and a :class:`RolePolicy`
 from __future__ import annotations
 
 import json
-import mimetypes
 import re
 from typing import Any, Mapping
 
-from ..errors import AuthError, ConfigError, LLMError, ProviderError, RateLimitError
+from ..errors import AuthError, LLMError, ProviderError, RateLimitError
 from ..models import (
     UNKNOWN_USAGE,
     ChatRequest,
     Chunk,
     Completion,
     HttpResponse,
-    ImagePart,
-    Message,
     TextPart,
+    ThinkingPart,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -29,8 +27,10 @@ from ..models import (
 )
 from ..redaction import redact_text
 from ..wire.sse import SSEDecoder
-from .base import JsonEventDecoder, inline_image
+from .base import JsonEventDecoder
+from .gemini_messages import checks_signatures, gemini_contents, native_thinking_config, read_candidate, thinking_config
 from .plain_body import PlainBody
+from .reasoning import REASONING_PARAMS, reasoning_of
 from .roles import RolePolicy
 from .status import class_for_status, http_error, refine_class
 
@@ -58,12 +58,16 @@ _DELAY = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
 
 
 # -- request ------------------------------------------------------------------------------
-def gemini_body(request: ChatRequest, defaults: Mapping[str, Any], roles: RolePolicy) -> dict[str, Any]:
+def gemini_body(request: ChatRequest, defaults: Mapping[str, Any], roles: RolePolicy, *, model: str = "",
+                state_source: str = "google-ai") -> dict[str, Any]:
     """The ``generateContent`` body for ``request``; ``defaults`` are the client's resolved options.
 
     Known call parameters go into ``generationConfig`` (over the option's own
     ``generationConfig``), tools into ``functionDeclarations``; other keys are top-level
-    body fields (``safetySettings``, ``cachedContent``...), None removing one.
+    body fields (``safetySettings``, ``cachedContent``...), None removing one. A caller's
+    ``thinking_config`` goes into ``generationConfig.thinkingConfig``, and so does the one
+    reasoning control (``reasoning_effort`` / ``reasoning_budget_tokens``) when the caller gave none.
+    ``model`` and ``state_source`` (who replayed reasoning state must come from) shape the contents.
     """
     body: dict[str, Any] = {}
     config: dict[str, Any] = {}
@@ -86,9 +90,19 @@ def gemini_body(request: ChatRequest, defaults: Mapping[str, Any], roles: RolePo
                      "parametersJsonSchema": dict(t.parameters)} for t in to_tools(value)]}]
             elif key == "tool_choice":
                 body["toolConfig"] = None if value is None else {"functionCallingConfig": _tool_choice(value)}
+            elif key in ("thinking_config", "thinkingConfig"):
+                config["thinkingConfig"] = None if value is None else native_thinking_config(value)
+            elif key in REASONING_PARAMS:
+                continue
             else:
                 body[key] = value
-    system, contents = gemini_contents(request.messages, roles)
+    reasoning = reasoning_of({**defaults, **request.params}, provider=state_source)
+    if "thinkingConfig" not in config:
+        mapped = thinking_config(reasoning, model)
+        if mapped is not None:
+            config["thinkingConfig"] = mapped
+    system, contents = gemini_contents(request.messages, roles, source=state_source, foreign=reasoning.foreign,
+                                       signatures=checks_signatures(model, config))
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": system}
@@ -111,63 +125,6 @@ def safety_settings(value: Any) -> Any:
     if "category" in value:
         return [dict(value)]
     return [{"category": str(category), "threshold": threshold} for category, threshold in value.items()]
-
-
-def gemini_contents(messages: tuple[Message, ...], roles: RolePolicy) -> tuple[list[dict[str, Any]],
-                                                                              list[dict[str, Any]]]:
-    """``(system parts, contents)``: roles user/model, tool results as ``functionResponse`` parts.
-
-    A tool result needs the function's name, which Gemini's wire form carries instead of
-    an id: it is taken from the latest earlier assistant call with the same id (else the
-    message's ``name``). Consecutive turns with the same role are merged.
-    """
-    system: list[dict[str, Any]] = []
-    contents: list[dict[str, Any]] = []
-    names: dict[str, str] = {}
-    for message in messages:
-        role = "tool" if message.role == "tool" else roles.role(message.role)
-        if role == "system":
-            system.extend({"text": p.text} for p in message.parts if isinstance(p, TextPart))
-            continue
-        if role == "tool":
-            name = names.get(message.tool_call_id or "") or message.name or ""
-            response: dict[str, Any] = {"name": name, "response": _tool_response(message.text)}
-            parts = [{"functionResponse": response}]
-            wire_role = "user"
-        else:
-            parts = [_render_part(p) for p in message.parts if not (isinstance(p, TextPart) and not p.text)]
-            for call in message.tool_calls:
-                names[call.id] = call.name
-                parts.append({"functionCall": {"name": call.name, "args": dict(call.arguments)}})
-            wire_role = "model" if role in ("assistant", "model") else "user"
-        if not parts:
-            continue  # an empty turn: the API refuses empty parts
-        if contents and contents[-1]["role"] == wire_role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": wire_role, "parts": parts})
-    return system, contents
-
-
-def _tool_response(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"result": text}
-    return value if isinstance(value, dict) else {"result": value}
-
-
-def _render_part(part: Any) -> dict[str, Any]:
-    if isinstance(part, TextPart):
-        return {"text": part.text}
-    if isinstance(part, ImagePart):
-        inline = inline_image(part)
-        if inline is not None:
-            return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
-        url = part.url or ""
-        media_type = part.media_type or mimetypes.guess_type(url.split("?")[0])[0]
-        return {"fileData": {**({"mimeType": media_type} if media_type else {}), "fileUri": url}}
-    raise ConfigError(f"cannot send a {type(part).__name__} to the Gemini API")
 
 
 def _tool_choice(value: Any) -> dict[str, Any]:
@@ -222,34 +179,17 @@ def _finish(raw: str | None, has_calls: bool) -> str | None:
     return FINISH_REASONS.get(raw, "other")
 
 
-def _read_candidate(data: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str, list[Mapping[str, Any]]]:
-    """``(candidate, text, thinking, function calls)`` of a response's first candidate."""
-    candidates = data.get("candidates") or ()
-    candidate = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
-    texts: list[str] = []
-    thinking: list[str] = []
-    calls: list[Mapping[str, Any]] = []
-    for part in (candidate.get("content") or {}).get("parts") or ():
-        if not isinstance(part, dict):
-            continue
-        if "functionCall" in part:
-            calls.append(part["functionCall"] or {})
-        elif isinstance(part.get("text"), str):
-            (thinking if part.get("thought") else texts).append(part["text"])
-    return candidate, "".join(texts), "".join(thinking), calls
-
-
-def gemini_completion(data: Mapping[str, Any]) -> Completion:
+def gemini_completion(data: Mapping[str, Any], source: str = "google-ai") -> Completion:
     """The completion in a ``GenerateContentResponse`` (first candidate only).
 
     A prompt blocked by ``promptFeedback.blockReason`` (no candidates) is a completion with
     empty text, ``finish_reason`` ``content_filter`` and ``raw_finish_reason`` the block
     reason. A ``STOP`` with function calls is normalised to ``tool_calls``. Function calls
-    without an ``id`` get ``call_<n>``.
+    without an ``id`` get ``call_<n>``. Thought signatures stay on their call (``ToolCall.signature``)
+    or text part (``Completion.parts``), labelled with ``source``.
     """
-    candidate, text, thinking, found = _read_candidate(data)
-    calls = [ToolCall(id=call.get("id") or f"call_{n}", name=call.get("name", ""), arguments=call.get("args") or {},
-                      raw_arguments=json.dumps(call.get("args") or {})) for n, call in enumerate(found)]
+    candidate, text, thinking, found, parts = read_candidate(data, source)
+    calls = [_tool_call(part, f"call_{n}", source) for n, part in enumerate(found)]
     raw = candidate.get("finishReason")
     if not data.get("candidates"):
         raw = ((data.get("promptFeedback") or {}).get("blockReason")) or raw
@@ -257,10 +197,21 @@ def gemini_completion(data: Mapping[str, Any]) -> Completion:
     else:
         finish = _finish(raw, bool(calls))
     response_id = data.get("responseId")
+    state = any(isinstance(p, ThinkingPart) or p.signature for p in parts if isinstance(p, (ThinkingPart, TextPart)))
     return Completion(text=text, finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
                       usage=gemini_usage(data.get("usageMetadata")), model=data.get("modelVersion"),
                       thinking=thinking or None, raw=data,
-                      response_id=response_id if isinstance(response_id, str) else None)
+                      response_id=response_id if isinstance(response_id, str) else None,
+                      parts=tuple(parts) if state else ())
+
+
+def _tool_call(part: Mapping[str, Any], default_id: str, source: str) -> ToolCall:
+    """The call in a ``functionCall`` part, with the part's ``thoughtSignature``."""
+    call = part.get("functionCall") or {}
+    signature = part.get("thoughtSignature") if isinstance(part.get("thoughtSignature"), str) else None
+    return ToolCall(id=call.get("id") or default_id, name=call.get("name", ""), arguments=call.get("args") or {},
+                    raw_arguments=json.dumps(call.get("args") or {}), signature=signature,
+                    source=source if signature else None)
 
 
 def _retry_delay(details: Any) -> float | None:
@@ -322,8 +273,9 @@ class GeminiStreamDecoder(JsonEventDecoder):
     ``alt=sse``) is decoded like the events it stands for.
     """
 
-    def __init__(self, provider: str, secrets: tuple[str, ...]) -> None:
+    def __init__(self, provider: str, secrets: tuple[str, ...], source: str | None = None) -> None:
         super().__init__(provider, secrets)
+        self._source = source or provider
         self._sse = SSEDecoder(keep_stray_lines=True)
         self._plain = PlainBody(provider, secrets)
         self._calls = 0
@@ -389,9 +341,12 @@ class GeminiStreamDecoder(JsonEventDecoder):
             raise gemini_error(obj["error"], provider=self.provider, response=None, secrets=self._secrets)
         self.model = obj.get("modelVersion") or self.model
         self.response_id = obj.get("responseId") or self.response_id
-        candidate, text, thinking, found = _read_candidate(obj)
-        calls = [ToolCallDelta(self._calls + n, call.get("id") or f"call_{self._calls + n}", call.get("name", ""),
-                               json.dumps(call.get("args") or {})) for n, call in enumerate(found)]
+        candidate, text, thinking, found, parts = read_candidate(obj, self._source)
+        calls = []
+        for n, part in enumerate(found):
+            call = _tool_call(part, f"call_{self._calls + n}", self._source)
+            calls.append(ToolCallDelta(self._calls + n, call.id, call.name, call.raw_arguments, call.signature,
+                                       call.source))
         self._calls += len(calls)
         raw = candidate.get("finishReason")
         finish = _finish(raw, self._calls > 0)
@@ -405,9 +360,22 @@ class GeminiStreamDecoder(JsonEventDecoder):
         if usage:
             self._usage_seen = True
         chunk = Chunk(text=text, finish_reason=finish, raw_finish_reason=raw, tool_calls=tuple(calls),
-                      usage=gemini_usage(usage) if usage else None, thinking=thinking)
-        if chunk.text or chunk.tool_calls or chunk.thinking or raw:
+                      usage=gemini_usage(usage) if usage else None, thinking=thinking,
+                      parts=_stream_parts(parts))
+        if chunk.text or chunk.tool_calls or chunk.thinking or chunk.parts or raw:
             self._produced = True
         elif usage is None:
             return None
         return chunk
+
+
+def _stream_parts(parts: list[Any]) -> tuple[Any, ...]:
+    """A stream event's reasoning state for ``Chunk.parts``: signed thoughts, and a text signature
+    as an empty signed text part (the text itself rides in ``Chunk.text``)."""
+    out: list[Any] = []
+    for part in parts:
+        if isinstance(part, ThinkingPart) and part.signature:
+            out.append(part)
+        elif isinstance(part, TextPart) and part.signature:
+            out.append(TextPart("", signature=part.signature, source=part.source))
+    return tuple(out)

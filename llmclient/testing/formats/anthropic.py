@@ -4,6 +4,13 @@ Shapes follow ``wire-formats.md`` section 3: ``message`` JSON answers, SSE strea
 carry ``event:`` names (``message_start``, ``content_block_*``, ``ping``, ``message_delta``,
 ``message_stop``), ``{"type": "error", "error": {"type", "message"}}`` errors with a
 ``request-id`` header, and ``event: error`` inside a 200 stream.
+
+With ``thinking`` on (``enabled`` or ``adaptive``), answers start with a signed ``thinking``
+block and a ``redacted_thinking`` block (streamed as ``thinking_delta`` pieces, one
+``signature_delta`` and a whole ``redacted_thinking`` start: ``wire-formats-2026.md`` section 2),
+and a replay is checked as the API checks it: every thinking block's signature must be this
+format's own, and the assistant turn of an open tool cycle must start with its thinking (400
+``Expected `thinking` or `redacted_thinking`, but found `tool_use` ...`` otherwise).
 """
 
 from __future__ import annotations
@@ -21,6 +28,15 @@ from llmclient.testing.formats.base import (
     Reply,
     WireFormat,
     count_words,
+    split_chunks,
+)
+from llmclient.testing.formats.signatures import (
+    MISSING_THINKING,
+    is_redacted_data,
+    redacted_data,
+    sign,
+    thinking_text,
+    verify,
 )
 
 __all__ = ["AnthropicFormat"]
@@ -73,6 +89,42 @@ def _text_of(content: Any) -> str:
     return " ".join(t for t in texts if t)
 
 
+def thinking_on(body: dict[str, Any]) -> bool:
+    """Whether a Messages body turns thinking on."""
+    thinking = body.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+
+
+def check_replay(messages: list[Any], issuer: str, thinking: bool) -> CallError | None:
+    """The 400 the API answers a replay with: a thinking block not signed by ``issuer``, or (with
+    thinking on) an open tool cycle whose assistant turn does not start with its thinking."""
+    for index, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if message.get("role") != "assistant" or not isinstance(content, list):
+            continue
+        for number, block in enumerate(content):
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind == "thinking" and not verify(issuer, str(block.get("thinking")), block.get("signature")):
+                return CallError(400, f"messages.{index}.content.{number}: Invalid `signature` in `thinking` block",
+                                 "invalid_request_error")
+            if kind == "redacted_thinking" and not is_redacted_data(issuer, block.get("data")):
+                return CallError(400, f"messages.{index}.content.{number}: Invalid `data` in `redacted_thinking` "
+                                 "block", "invalid_request_error")
+    if thinking and len(messages) >= 2 and _has(messages[-1], "tool_result") and _has(messages[-2], "tool_use"):
+        content = messages[-2]["content"]
+        first = content[0].get("type") if isinstance(content[0], dict) else None
+        if first not in ("thinking", "redacted_thinking"):
+            return CallError(400, MISSING_THINKING.format(index=len(messages) - 2, found=first),
+                             "invalid_request_error")
+    return None
+
+
+def _has(message: Any, kind: str) -> bool:
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and bool(content) and any(
+        isinstance(b, dict) and b.get("type") == kind for b in content)
+
+
 def _event(name: str, payload: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
 
@@ -110,6 +162,13 @@ class AnthropicFormat(WireFormat):
         max_tokens = body.get("max_tokens")
         if not counting and not isinstance(max_tokens, int):
             raise CallError(400, "max_tokens: Field required", "invalid_request_error")
+        budget = (body.get("thinking") or {}).get("budget_tokens") if thinking_on(body) else None
+        if isinstance(budget, int) and isinstance(max_tokens, int) and (budget < 1024 or budget >= max_tokens):
+            raise CallError(400, "`max_tokens` must be greater than `thinking.budget_tokens`, which must be "
+                            "at least 1024", "invalid_request_error")
+        refused = check_replay(messages, self.name, thinking_on(body))
+        if refused is not None:
+            raise refused
         model = body.get("model") if isinstance(body.get("model"), str) else ""
         system = body.get("system")
         texts = [_text_of(system)] if system else []
@@ -151,8 +210,16 @@ class AnthropicFormat(WireFormat):
         return {"input_tokens": reply.prompt_tokens, "cache_creation_input_tokens": 0,
                 "cache_read_input_tokens": 0, "output_tokens": output}
 
+    def thinking_blocks(self, call: FakeCall, reply: Reply) -> list[dict[str, Any]]:
+        """A signed ``thinking`` block and a ``redacted_thinking`` block, when the request turned thinking on."""
+        if not thinking_on(call.body):
+            return []
+        text = thinking_text(call.prompt, reply.tool_name)
+        return [{"type": "thinking", "thinking": text, "signature": sign(self.name, text)},
+                {"type": "redacted_thinking", "data": redacted_data(self.name, call.seq)}]
+
     def render_json(self, call: FakeCall, reply: Reply) -> tuple[int, dict[str, str], bytes]:
-        """A ``message`` object with one text block, or one ``tool_use`` block;
+        """A ``message`` object with one text block, or one ``tool_use`` block (after thinking blocks);
         ``{"input_tokens": N}`` for count_tokens."""
         if call.operation == "count_tokens":
             return 200, self._headers(call.seq, "application/json"), json.dumps(
@@ -163,7 +230,8 @@ class AnthropicFormat(WireFormat):
         else:
             block = {"type": "text", "text": reply.text}
         body = {"id": f"msg_fake{call.seq}", "type": "message", "role": "assistant", "model": call.model,
-                "content": [block], "stop_reason": _STOP_REASONS[reply.finish_reason], "stop_sequence": None,
+                "content": [*self.thinking_blocks(call, reply), block],
+                "stop_reason": _STOP_REASONS[reply.finish_reason], "stop_sequence": None,
                 "usage": self._usage(reply, reply.completion_tokens)}
         return 200, self._headers(call.seq, "application/json"), json.dumps(body).encode()
 
@@ -179,23 +247,41 @@ class AnthropicFormat(WireFormat):
                                    "model": call.model, "content": [], "stop_reason": None,
                                    "stop_sequence": None, "usage": self._usage(reply, 1)}
         yield _event("message_start", {"type": "message_start", "message": message})
+        blocks = self.thinking_blocks(call, reply)
+        for index, thought in enumerate(blocks):
+            yield from self._stream_thinking(index, thought)
+        main = len(blocks)
         if reply.tool_name is not None:
             block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_fake{call.seq}", "name": reply.tool_name,
                                      "input": {}}
             delta_type, field = "input_json_delta", "partial_json"
         else:
             block, delta_type, field = {"type": "text", "text": ""}, "text_delta", "text"
-        yield _event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
+        yield _event("content_block_start", {"type": "content_block_start", "index": main, "content_block": block})
         yield _event("ping", {"type": "ping"})
         for piece in reply.chunks:
-            yield _event("content_block_delta", {"type": "content_block_delta", "index": 0,
+            yield _event("content_block_delta", {"type": "content_block_delta", "index": main,
                                                  "delta": {"type": delta_type, field: piece}})
-        yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": main})
         yield _event("message_delta", {"type": "message_delta",
                                        "delta": {"stop_reason": _STOP_REASONS[reply.finish_reason],
                                                  "stop_sequence": None},
                                        "usage": {"output_tokens": reply.completion_tokens}})
         yield _event("message_stop", {"type": "message_stop"})
+
+    def _stream_thinking(self, index: int, block: dict[str, Any]) -> Iterator[bytes]:
+        """A thinking block as the API streams it (deltas, then one signature_delta); a redacted one whole."""
+        if block["type"] == "redacted_thinking":
+            yield _event("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+        else:
+            start = {"type": "thinking", "thinking": "", "signature": ""}
+            yield _event("content_block_start", {"type": "content_block_start", "index": index, "content_block": start})
+            for piece in split_chunks(block["thinking"]):
+                yield _event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                     "delta": {"type": "thinking_delta", "thinking": piece}})
+            yield _event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                 "delta": {"type": "signature_delta", "signature": block["signature"]}})
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": index})
 
     def default_error(self, status: int, *, model: str = "", quota: bool = False) -> tuple[str, str, str | None]:
         """Anthropic's error for ``status`` (``quota`` turns a 429 into the spend-limit error)."""

@@ -7,6 +7,13 @@ carrying the random-looking ``p`` padding member real frames have), errors as
 (``:message-type: exception``). With ``api_key`` set on the server a request must carry
 ``Authorization: Bearer KEY`` or a SigV4 ``Authorization`` whose access key id is ``KEY``
 (the signature itself is checked by the tests, not here).
+
+Reasoning (``wire-formats-2026.md`` section 4): with Claude's ``thinking`` on in
+``additionalModelRequestFields``, answers start with a ``reasoningContent`` block (``reasoningText``
+with ``text`` and ``signature``) and a ``redactedContent`` one, streamed as reasoning deltas (text
+pieces, then the signature; the redacted data in one delta). A replay is checked as Bedrock
+relays Anthropic's checks: each reasoning block must be this format's own, and the assistant turn
+of an open tool cycle must start with its reasoning (400 ``ValidationException`` otherwise).
 """
 
 from __future__ import annotations
@@ -29,6 +36,15 @@ from llmclient.testing.formats.base import (
     Reply,
     WireFormat,
     count_words,
+    split_chunks,
+)
+from llmclient.testing.formats.signatures import (
+    MISSING_THINKING,
+    is_redacted_data,
+    redacted_data,
+    sign,
+    thinking_text,
+    verify,
 )
 
 __all__ = ["BedrockFormat", "encode_frame", "event_frame", "exception_frame"]
@@ -92,6 +108,46 @@ def exception_frame(exception_type: str, message: str) -> bytes:
                          ":message-type": "exception"}, json.dumps({"message": message}).encode())
 
 
+_RELAYED = "The model returned the following errors: "
+
+
+def thinking_on(body: Mapping[str, Any]) -> bool:
+    """Whether a Converse body turns Claude's thinking on (``additionalModelRequestFields.thinking``)."""
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+
+
+def check_replay(messages: list[Any], issuer: str, thinking: bool) -> CallError | None:
+    """The 400 for a reasoning block ``issuer`` did not make, or (thinking on) an open tool turn without one."""
+    for index, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list) or message.get("role") != "assistant":
+            continue
+        for number, block in enumerate(content):
+            reasoning = block.get("reasoningContent") if isinstance(block, dict) else None
+            if not isinstance(reasoning, dict):
+                continue
+            text = reasoning.get("reasoningText")
+            if isinstance(text, dict) and not verify(issuer, str(text.get("text")), text.get("signature")):
+                return CallError(400, f"{_RELAYED}messages.{index}.content.{number}: Invalid `signature` in "
+                                 "`thinking` block", "ValidationException")
+            if "redactedContent" in reasoning and not is_redacted_data(issuer, reasoning["redactedContent"]):
+                return CallError(400, f"{_RELAYED}messages.{index}.content.{number}: Invalid `data` in "
+                                 "`redacted_thinking` block", "ValidationException")
+    if thinking and len(messages) >= 2 and _has(messages[-1], "toolResult") and _has(messages[-2], "toolUse"):
+        first = messages[-2]["content"][0]
+        if not (isinstance(first, dict) and "reasoningContent" in first):
+            found = "tool_use" if isinstance(first, dict) and "toolUse" in first else "text"
+            return CallError(400, _RELAYED + MISSING_THINKING.format(index=len(messages) - 2, found=found),
+                             "ValidationException")
+    return None
+
+
+def _has(message: Any, key: str) -> bool:
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(isinstance(b, dict) and key in b for b in content)
+
+
 def _count_input(body: Any) -> Any:
     """The Converse-like body a CountTokens body counts (``input.converse``; wire-formats-2026 section 4)."""
     converse = ((body.get("input") or {}) if isinstance(body, dict) else {}).get("converse")
@@ -143,6 +199,9 @@ class BedrockFormat(WireFormat):
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             raise CallError(400, "1 validation error detected: Value null at 'messages' failed to satisfy "
                             "constraint: Member must not be null", "ValidationException")
+        refused = check_replay(body["messages"], self.name, thinking_on(body))
+        if refused is not None:
+            raise refused
         prompt, words = "", 0
         for message in body["messages"]:
             texts = _texts(message.get("content")) if isinstance(message, dict) else []
@@ -172,8 +231,16 @@ class BedrockFormat(WireFormat):
         return {"inputTokens": reply.prompt_tokens, "outputTokens": reply.completion_tokens,
                 "totalTokens": reply.prompt_tokens + reply.completion_tokens}
 
+    def reasoning_blocks(self, call: FakeCall, reply: Reply) -> list[dict[str, Any]]:
+        """A signed ``reasoningText`` block and a ``redactedContent`` block, when thinking is on."""
+        if not thinking_on(call.body):
+            return []
+        text = thinking_text(call.prompt, reply.tool_name)
+        return [{"reasoningContent": {"reasoningText": {"text": text, "signature": sign(self.name, text)}}},
+                {"reasoningContent": {"redactedContent": redacted_data(self.name, call.seq)}}]
+
     def render_json(self, call: FakeCall, reply: Reply) -> tuple[int, dict[str, str], bytes]:
-        """A Converse answer: one text or toolUse block, stopReason, usage and metrics;
+        """A Converse answer: reasoning blocks (thinking on), one text or toolUse block, stopReason, usage;
         ``{"inputTokens": N}`` for CountTokens."""
         if call.operation == "count_tokens":
             return 200, self._headers(call.seq, "application/json"), json.dumps(
@@ -184,7 +251,7 @@ class BedrockFormat(WireFormat):
         else:
             block = {"text": reply.text}
         elapsed = int((time.monotonic() - call.received_at) * 1000) if call.received_at else 1
-        body = {"output": {"message": {"role": "assistant", "content": [block]}},
+        body = {"output": {"message": {"role": "assistant", "content": [*self.reasoning_blocks(call, reply), block]}},
                 "stopReason": _STOP.get(reply.finish_reason, "end_turn"), "usage": self._usage(reply),
                 "metrics": {"latencyMs": max(1, elapsed)}}
         return 200, self._headers(call.seq, "application/json"), json.dumps(body).encode()
@@ -196,15 +263,20 @@ class BedrockFormat(WireFormat):
     def render_stream(self, call: FakeCall, reply: Reply) -> Iterator[bytes]:
         """messageStart, (contentBlockStart for a tool,) deltas, contentBlockStop, messageStop, metadata."""
         yield event_frame("messageStart", {"role": "assistant"})
+        blocks = self.reasoning_blocks(call, reply)
+        for index, block in enumerate(blocks):
+            yield from _reasoning_frames(index, block["reasoningContent"])
+        main = len(blocks)
         if reply.tool_name is not None:
-            yield event_frame("contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": {
+            yield event_frame("contentBlockStart", {"contentBlockIndex": main, "start": {"toolUse": {
                 "toolUseId": f"tooluse_fake{call.seq}", "name": reply.tool_name}}})
             for piece in reply.chunks:
-                yield event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}})
+                yield event_frame("contentBlockDelta", {"contentBlockIndex": main,
+                                                        "delta": {"toolUse": {"input": piece}}})
         else:
             for piece in reply.chunks:
-                yield event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
-        yield event_frame("contentBlockStop", {"contentBlockIndex": 0})
+                yield event_frame("contentBlockDelta", {"contentBlockIndex": main, "delta": {"text": piece}})
+        yield event_frame("contentBlockStop", {"contentBlockIndex": main})
         yield event_frame("messageStop", {"stopReason": _STOP.get(reply.finish_reason, "end_turn")})
         yield event_frame("metadata", {"usage": self._usage(reply), "metrics": {"latencyMs": 1}})
 
@@ -237,3 +309,17 @@ class BedrockFormat(WireFormat):
         """A well-framed contentBlockDelta whose JSON payload is cut off."""
         return encode_frame({":event-type": "contentBlockDelta", ":content-type": "application/json",
                              ":message-type": "event"}, b'{"contentBlockIndex": 0, "delta": {"te')
+
+
+def _reasoning_frames(index: int, reasoning: Mapping[str, Any]) -> Iterator[bytes]:
+    """A reasoning block as ConverseStream sends it: text deltas then the signature, or the redacted data."""
+    if "redactedContent" in reasoning:
+        yield event_frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": {
+            "redactedContent": reasoning["redactedContent"]}}})
+    else:
+        for piece in split_chunks(reasoning["reasoningText"]["text"]):
+            yield event_frame("contentBlockDelta", {"contentBlockIndex": index,
+                                                    "delta": {"reasoningContent": {"text": piece}}})
+        yield event_frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": {
+            "signature": reasoning["reasoningText"]["signature"]}}})
+    yield event_frame("contentBlockStop", {"contentBlockIndex": index})

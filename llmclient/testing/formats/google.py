@@ -3,6 +3,15 @@
 Shapes follow ``wire-formats.md`` section 5: ``GenerateContentResponse`` JSON, ``alt=sse`` streams
 of ``data:`` events separated by CRLF (no ``[DONE]``; cumulative ``usageMetadata``; function
 calls whole in one event), and ``{"error": {"code", "message", "status", "details"}}`` errors.
+
+Thinking (``generationConfig.thinkingConfig``, ``wire-formats-2026.md`` section 3): with it on,
+answers carry a ``thought: true`` summary part (when ``includeThoughts``) and a
+``thoughtSignature`` on the ``functionCall`` part, or on the text part (the last streamed piece,
+signing the whole text). A request with thinking on, or to a ``gemini-3`` model, is checked as
+Gemini 3 checks it: the first function call of each model turn in the current turn (since the
+last user turn that is not a function response) must carry a signature, and every signature
+must be this format's own or the documented ``skip_thought_signature_validator``
+(400 ``INVALID_ARGUMENT`` otherwise; the wording for a bad signature is the fake's).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from llmclient.testing.formats.base import (
     WireFormat,
     count_words,
 )
+from llmclient.testing.formats.signatures import sign, thinking_text, verify
 
 __all__ = ["GoogleAIFormat"]
 
@@ -48,6 +58,54 @@ _CONTEXT_WINDOW = ("The input token count (1200293) exceeds the maximum number o
 _TYPE_ALIASES = {"server_error": "INTERNAL", "api_error": "INTERNAL", "overloaded_error": "UNAVAILABLE",
                  "rate_limit_error": "RESOURCE_EXHAUSTED", "rate_limit_exceeded": "RESOURCE_EXHAUSTED",
                  "invalid_request_error": "INVALID_ARGUMENT"}
+
+
+#: The signature Google documents for function calls Gemini did not make.
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+
+def thinking_config(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The request's ``thinkingConfig`` when it turns thinking on (camelCase or snake_case keys), else None."""
+    config = (body.get("generationConfig") or {}).get("thinkingConfig")
+    if not isinstance(config, dict):
+        return None
+    budget = config.get("thinkingBudget", config.get("thinking_budget"))
+    return None if budget == 0 else config
+
+
+def call_content(call: dict[str, Any]) -> str:
+    """What a ``functionCall``'s signature signs."""
+    return "call:" + json.dumps({"name": call.get("name"), "args": call.get("args")}, sort_keys=True)
+
+
+def check_signatures(contents: list[Any], issuer: str) -> CallError | None:
+    """The 400 Gemini 3 answers a replay with: a current-turn call without a signature, or a bad signature."""
+    current = 0
+    for index, content in enumerate(contents):
+        parts = content.get("parts") if isinstance(content, dict) else None
+        if isinstance(content, dict) and content.get("role", "user") == "user" and isinstance(parts, list) and any(
+                isinstance(p, dict) and "functionResponse" not in p for p in parts):
+            current = index + 1
+    for index, content in enumerate(contents):
+        parts = content.get("parts") if isinstance(content, dict) else None
+        if not isinstance(content, dict) or content.get("role") != "model" or not isinstance(parts, list):
+            continue
+        first_call = True
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            signature = part.get("thoughtSignature")
+            call = part.get("functionCall")
+            if isinstance(call, dict):
+                if first_call and index >= current and signature is None:
+                    return CallError(400, f"Function call `{call.get('name')}` in the `{index}.` content block is "
+                                     "missing a `thought_signature`. Learn more: "
+                                     "https://ai.google.dev/gemini-api/docs/thought-signatures", "INVALID_ARGUMENT")
+                first_call = False
+            signed = call_content(call) if isinstance(call, dict) else "text:" + str(part.get("text", ""))
+            if signature is not None and signature != SKIP_SIGNATURE and not verify(issuer, signed, signature):
+                return CallError(400, f"Corrupted thought signature in contents[{index}].", "INVALID_ARGUMENT")
+    return None
 
 
 def _text_of(parts: Any) -> str:
@@ -86,6 +144,10 @@ class GoogleAIFormat(WireFormat):
             body = self.count_request_body(body)
         if not isinstance(body, dict) or not isinstance(body.get("contents"), list):
             raise CallError(400, "* GenerateContentRequest.contents: contents is not specified", "INVALID_ARGUMENT")
+        if thinking_config(body) is not None or model.startswith("gemini-3"):
+            refused = check_signatures(body["contents"], self.name)
+            if refused is not None:
+                raise refused
         system = body.get("systemInstruction") or {}
         texts = [_text_of(system.get("parts"))] if isinstance(system, dict) else []
         prompt = ""
@@ -147,10 +209,24 @@ class GoogleAIFormat(WireFormat):
         return {"promptTokenCount": reply.prompt_tokens, "candidatesTokenCount": output,
                 "totalTokenCount": reply.prompt_tokens + output}
 
-    def _parts(self, reply: Reply, text: str | None) -> list[dict[str, Any]]:
+    def _parts(self, reply: Reply, text: str | None, call: FakeCall | None = None, *, first: bool = True,
+               last: bool = True) -> list[dict[str, Any]]:
+        """The parts of an answer (or of one streamed piece); with thinking on, a thought part first
+        and signatures on the call or on the text's last piece."""
+        config = thinking_config(call.body) if call is not None else None
+        out: list[dict[str, Any]] = []
+        if config is not None and first and config.get("includeThoughts", config.get("include_thoughts")):
+            out.append({"text": thinking_text(call.prompt if call else "", reply.tool_name), "thought": True})
         if reply.tool_name is not None:
-            return [{"functionCall": {"name": reply.tool_name, "args": json.loads(reply.tool_arguments)}}]
-        return [{"text": text if text is not None else reply.text}]
+            function = {"name": reply.tool_name, "args": json.loads(reply.tool_arguments)}
+            part: dict[str, Any] = {"functionCall": function}
+            if config is not None:
+                part["thoughtSignature"] = sign(self.name, call_content(function))
+            return [*out, part]
+        part = {"text": text if text is not None else reply.text}
+        if config is not None and last:
+            part["thoughtSignature"] = sign(self.name, "text:" + str(reply.text))
+        return [*out, part]
 
     def render_json(self, call: FakeCall, reply: Reply) -> tuple[int, dict[str, str], bytes]:
         """A ``GenerateContentResponse`` with ``candidateCount`` identical candidates (a count for countTokens)."""
@@ -158,7 +234,7 @@ class GoogleAIFormat(WireFormat):
             count = {"totalTokens": call.prompt_tokens,
                      "promptTokensDetails": [{"modality": "TEXT", "tokenCount": call.prompt_tokens}]}
             return 200, self._headers("application/json; charset=UTF-8"), json.dumps(count).encode()
-        candidates = [{"content": {"parts": self._parts(reply, None), "role": "model"},
+        candidates = [{"content": {"parts": self._parts(reply, None, call), "role": "model"},
                        "finishReason": _FINISH[reply.finish_reason], "index": i} for i in range(call.n)]
         body = {"candidates": candidates, "usageMetadata": self._usage(reply, reply.completion_tokens),
                 "modelVersion": call.model, "responseId": f"fake{call.seq}"}
@@ -178,7 +254,8 @@ class GoogleAIFormat(WireFormat):
         for number, piece in enumerate(pieces):
             last = number == len(pieces) - 1
             sent = reply.completion_tokens if last else sent + count_words(piece or "")
-            candidate: dict[str, Any] = {"content": {"parts": self._parts(reply, piece), "role": "model"}, "index": 0}
+            parts = self._parts(reply, piece, call, first=number == 0, last=last)
+            candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
             if last:
                 candidate["finishReason"] = _FINISH[reply.finish_reason]
             event = {"candidates": [candidate], "usageMetadata": self._usage(reply, sent),
