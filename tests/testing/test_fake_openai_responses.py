@@ -202,3 +202,19 @@ def test_transport_faults_that_cut_the_answer(keyed: FakeLLMServer, fault: Fault
     keyed.enqueue(fault)
     with pytest.raises(llmclient.LLMError), client(keyed).stream("hello") as stream:
         list(stream)
+
+
+def test_azure_and_compatible_servers_are_reached_through_base_url(keyed: FakeLLMServer,
+                                                                  server: FakeLLMServer) -> None:
+    azure = OpenAIResponsesClient(model="my-deployment", base_url=keyed.url + "/openai/v1", headers={"api-key": "k"})
+    assert azure.complete("hello").text == "Echo: hello"
+    sent = keyed.requests[-1]
+    assert sent.path == "/openai/v1/responses" and sent.headers["api-key"] == "k"
+    assert "authorization" not in sent.headers  # no OPENAI_API_KEY leaks to another server
+    preview = OpenAIResponsesClient(model="d", base_url=keyed.url + "/openai", api_key="k",
+                                    query_params={"api-version": "2025-03-01-preview"})
+    with preview.stream("hello") as stream:
+        assert "".join(chunk.text for chunk in stream) == "Echo: hello"
+    assert keyed.requests[-1].query == {"api-version": "2025-03-01-preview"}
+    local = OpenAIResponsesClient(model="qwen", base_url=server.openai_base_url)  # a vLLM-like server, no key
+    assert local.complete("hello").response_id == "resp_fake1"
