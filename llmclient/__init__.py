@@ -60,6 +60,7 @@ if TYPE_CHECKING:  # imported on first use below, so that `import llmclient` sta
     from .providers.google import GoogleAIClient
     from .providers.leaf import LeafClient
     from .providers.openai import OpenAIClient, OpenAIGenericClient
+    from .providers.openai_responses import OpenAIResponsesClient
     from .providers.options import OptionReader
     from .providers.vertex import VertexAIClient
     from .strategies.fallback import FallbackClient
@@ -106,6 +107,7 @@ __all__ = [
     "CallContext",
     "OpenAIClient",
     "OpenAIGenericClient",
+    "OpenAIResponsesClient",
     "AzureOpenAIClient",
     "AnthropicClient",
     "GoogleAIClient",

@@ -23,6 +23,7 @@ EXPECTED_ALL = [
     "CallContext",
     "OpenAIClient",
     "OpenAIGenericClient",
+    "OpenAIResponsesClient",
     "AzureOpenAIClient",
     "AnthropicClient",
     "GoogleAIClient",
