@@ -26,9 +26,9 @@ def test_the_documented_input_runs_and_writes_lines_shaped_like_the_documented_o
     assert summary.ok == 2 and summary.all_ok
 
     sent = sorted((r.json() for r in fake_llm_server.requests), key=lambda b: b["messages"][0]["content"])
-    assert [b["messages"][0]["content"] for b in sent] == ["You are a helpful assistant.",
-                                                           "You are an unhelpful assistant."]
-    assert all(b["model"] == "gpt-4o-mini" and b["max_completion_tokens"] == 1000 for b in sent)  # the client's model
+    assert [b["messages"][0]["content"] for b in sent] == ["You answer in French.",
+                                                           "You answer in one word."]
+    assert all(b["model"] == "gpt-4o-mini" and b["max_completion_tokens"] == 64 for b in sent)  # the client's model
 
     documented = json.loads(OUTPUT_LINES[0])
     records = read_records(out)
@@ -41,7 +41,7 @@ def test_the_documented_input_runs_and_writes_lines_shaped_like_the_documented_o
         body = response["body"]
         assert set(documented["response"]["body"]) - {"system_fingerprint"} <= set(body)
         assert body["object"] == "chat.completion"
-        assert body["choices"][0]["message"]["content"] == "Echo: Hello world!"
+        assert body["choices"][0]["message"]["content"] == "Echo: Name a color."
         assert body["choices"][0]["finish_reason"] == "stop"
         assert set(body["usage"]) >= {"prompt_tokens", "completion_tokens", "total_tokens"}
     assert KEY not in out.read_text()
@@ -91,11 +91,11 @@ def test_another_providers_answer_becomes_a_chat_completion_body(tmp_path: Path,
     (record,) = read_records(out)
     body = record["response"]["body"]
     assert body["object"] == "chat.completion" and body["model"]
-    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Echo: Hello world!", "refusal": None}
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Echo: Name a color.", "refusal": None}
     assert body["choices"][0]["finish_reason"] == "stop"
     assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] > 0
     sent = fake_llm_server.requests[0].json()
-    assert sent["system"] == "You are a helpful assistant." and sent["max_tokens"] == 1000
+    assert sent["system"] == "You answer in one word." and sent["max_tokens"] == 64
 
 
 def test_the_cli_writes_the_openai_format(tmp_path: Path, fake_llm_server: FakeLLMServer) -> None:

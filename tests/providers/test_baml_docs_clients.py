@@ -1,6 +1,7 @@
-"""BAML's own client examples for Entra ID, the http block, pooling, media_url_handler and safetySettings
-(tests/fixtures/baml/docs_options/clients.baml, copied from BoundaryML/baml, Apache-2.0) load as one
-registry, and build_request() puts on the wire what BAML's docs say."""
+"""Client blocks in the forms BAML's docs and integ tests use for Entra ID, the http block, pooling,
+media_url_handler and safetySettings (tests/fixtures/baml/docs_options/clients.baml, written here; the
+pages it follows are named at its top) load as one registry, and build_request() puts on the wire what
+BAML's docs say."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def test_the_folder_loads_as_one_registry(registry: Any) -> None:
 def test_azure_with_an_api_key_sends_it_as_api_key(registry: Any) -> None:
     request = registry.client("AzureKey").build_request("hi")
     assert request.headers["api-key"] == "azure-key-dummy" and "Authorization" not in request.headers
-    assert request.url.endswith("/openai/deployments/my-deployment-id/chat/completions?api-version=2024-02-01")
+    assert request.url.endswith("/openai/deployments/chat-prod/chat/completions?api-version=2024-10-21")
 
 
 def test_azure_with_entra_id_sends_a_bearer_token_and_no_entra_option(registry: Any) -> None:
@@ -63,10 +64,10 @@ def test_azure_with_entra_id_sends_a_bearer_token_and_no_entra_option(registry: 
 
 def test_the_production_timeouts_and_pooling(registry: Any) -> None:
     timeouts = registry.client("ProductionClient").timeouts
-    assert (timeouts.connect, timeouts.first_token, timeouts.idle, timeouts.request) == (10.0, 30.0, 2.0, 300.0)
+    assert (timeouts.connect, timeouts.first_token, timeouts.idle, timeouts.request) == (5.0, 20.0, 3.0, 240.0)
     assert "http" not in body(registry, "ProductionClient")
     assert "Connection" not in registry.client("Pooled").build_request("hi").headers
-    assert registry.client("Resilient").total_timeout_s == 60.0
+    assert registry.client("Resilient").total_timeout_s == 45.0
 
 
 def test_media_url_handler_is_not_a_body_field(registry: Any) -> None:
@@ -75,7 +76,7 @@ def test_media_url_handler_is_not_a_body_field(registry: Any) -> None:
 
 def test_safety_settings_as_the_docs_and_integ_tests_write_them(registry: Any) -> None:
     assert body(registry, "VertexSafety")["safetySettings"] == [
-        {"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_LOW_AND_ABOVE", "method": "SEVERITY"}]
+        {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "threshold": "BLOCK_MEDIUM_AND_ABOVE", "method": "PROBABILITY"}]
     assert body(registry, "Gemini")["safetySettings"] == [
-        {"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_LOW_AND_ABOVE"}]
-    assert body(registry, "VertexConfig")["generationConfig"] == {"maxOutputTokens": 100, "temperature": 1}
+        {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}]
+    assert body(registry, "VertexConfig")["generationConfig"] == {"maxOutputTokens": 256, "temperature": 0.4}
