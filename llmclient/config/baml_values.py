@@ -72,9 +72,10 @@ class BamlScanner:
                 return result
             key_pos = self.pos
             key = self._key()
-            if key in keys:
+            stacked = key in keys and bool(self.keys) and self._stacks(result[key])  # within options
+            if key in keys and not stacked:
                 raise self._error(key_pos, f"duplicate key {key!r} (first at {self.location(keys[key])})")
-            keys[key] = key_pos
+            keys.setdefault(key, key_pos)
             key_end = self.pos
             hint = "; quote a value that contains spaces" if inline else ""
             if self._skip_trivia() and not text.startswith(("{", "["), self.pos):
@@ -82,11 +83,25 @@ class BamlScanner:
             if self.pos >= self.end or text[self.pos] in "}],":
                 raise self._error(self.pos, f"expected a value for {key!r}, found {self._found(self.pos)}{hint}")
             self.keys.append(key)
-            result[key] = self._value(f"a value for {key!r}")
+            value = self._value(f"a value for {key!r}")
             self.keys.pop()
+            if stacked:  # BAML stacks repeated blocks (``safetySettings { } safetySettings { }``) into a list
+                if not isinstance(value, dict):
+                    raise self._error(key_pos, f"duplicate key {key!r} (first at {self.location(keys[key])}): "
+                                               "only blocks ({ ... }) stack")
+                previous = result[key]
+                result[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+            else:
+                result[key] = value
             inline = not self._skip_trivia()
             if text.startswith(",", self.pos):
                 self.pos, inline = self.pos + 1, False
+
+    @staticmethod
+    def _stacks(previous: Any) -> bool:
+        """Whether a key seen before with ``previous`` may repeat: a block, or blocks stacked already."""
+        return isinstance(previous, dict) or (isinstance(previous, list) and bool(previous)
+                                              and all(isinstance(v, dict) for v in previous))
 
     def _list(self) -> list[Any]:
         """Parse ``[ item, item ... ]``: items separated by commas, newlines or spaces."""

@@ -255,6 +255,15 @@ def test_the_spaces_hint_is_given_only_when_the_key_shares_the_previous_value_li
     assert error_of("client<llm> A {\n  options { a 1 b }\n}").split("\n")[0].endswith("contains spaces")
 
 
+def test_repeated_blocks_inside_options_stack_as_in_baml() -> None:
+    # BAML's Vertex docs: "stack different safety settings with a new safetySettings header for each one".
+    block = "    safetySettings {{\n      category {}\n    }}\n"
+    options = options_of("".join(block.format(c) for c in "ABC"))
+    assert options == {"safetySettings": [{"category": "A"}, {"category": "B"}, {"category": "C"}]}
+    assert "duplicate key 'options'" in error_of("client<llm> A {\n  options { }\n  options { }\n}")
+    assert "only blocks" in error_of("client<llm> A {\n  options {\n    s { a 1 }\n    s 2\n  }\n}")
+
+
 def test_words_to_the_end_of_their_line_are_one_value_as_in_baml() -> None:
     assert options_of("    d Hello World\n    e one two three // c\n    f x") == {
         "d": "Hello World", "e": "one two three", "f": "x"}
