@@ -2,6 +2,9 @@
 
 ``to_messages`` accepts what callers write (a prompt string, OpenAI-style dicts, ``Message``
 objects) and ``to_tools`` the tool specs; both raise a typed error naming the bad item.
+Besides content (text, images), parts carry provider reasoning state (thinking with its
+signature, redacted thinking, Gemini's signatures), labelled with the provider that made it,
+so that an assistant turn can be replayed to that provider and left out for the others.
 Everything here is a frozen dataclass; nothing does I/O. Re-exported by ``llmclient.models``,
 where most code imports these names from.
 """
@@ -104,8 +107,6 @@ class RedactedThinkingPart:
 
 
 Part = Union[TextPart, ImagePart, ThinkingPart, RedactedThinkingPart]
-#: The part types that hold provider reasoning state rather than content.
-REASONING_PARTS = (ThinkingPart, RedactedThinkingPart)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ from .bedrock_stream import (
     bedrock_error_class,
     bedrock_error_object,
     bedrock_usage,
+    reasoning_part,
 )
 from .reasoning import REASONING_PARAMS, reasoning_of, replay_call, replay_parts
 
@@ -295,17 +296,6 @@ def _tool_result(message: Message) -> dict[str, Any]:
     content = [{"json": value}] if isinstance(value, dict) else [{"text": text}]
     status = "error" if (message.metadata or {}).get("is_error") else "success"
     return {"toolResult": {"toolUseId": message.tool_call_id or "", "content": content, "status": status}}
-
-
-def reasoning_part(content: Mapping[str, Any]) -> ThinkingPart | RedactedThinkingPart | None:
-    """The part a ``reasoningContent`` block holds: ``reasoningText`` (text + signature) or ``redactedContent``."""
-    redacted = content.get("redactedContent")
-    if isinstance(redacted, str):
-        return RedactedThinkingPart(redacted, source=REASONING_SOURCE)
-    text = content.get("reasoningText")
-    if isinstance(text, Mapping) and isinstance(text.get("text"), str):
-        return ThinkingPart(text["text"], signature=text.get("signature") or None, source=REASONING_SOURCE)
-    return None
 
 
 def _render_part(part: Any) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ from .plain_body import MAX_PLAIN_BODY, PlainBody, completion_chunks, not_an_eve
 from .status import class_for_status, http_error, refine_class
 
 __all__ = ["BedrockStreamDecoder", "bedrock_error", "bedrock_error_class", "bedrock_error_object", "bedrock_usage",
-           "STOP_REASONS", "REASONING_SOURCE"]
+           "STOP_REASONS", "REASONING_SOURCE", "reasoning_part"]
 
 PROVIDER = "aws-bedrock"
 #: ``source`` of the reasoning parts Converse answers carry (Claude on Bedrock: not assumed valid elsewhere).
@@ -275,6 +275,17 @@ class BedrockStreamDecoder(JsonEventDecoder):
 
     def _tool_index(self, block: Any) -> int:
         return self._tools.setdefault(int(block or 0), len(self._tools))
+
+
+def reasoning_part(content: Mapping[str, Any]) -> ThinkingPart | RedactedThinkingPart | None:
+    """The part a ``reasoningContent`` block holds: ``reasoningText`` (text + signature) or ``redactedContent``."""
+    redacted = content.get("redactedContent")
+    if isinstance(redacted, str):
+        return RedactedThinkingPart(redacted, source=REASONING_SOURCE)
+    text = content.get("reasoningText")
+    if isinstance(text, Mapping) and isinstance(text.get("text"), str):
+        return ThinkingPart(text["text"], signature=text.get("signature") or None, source=REASONING_SOURCE)
+    return None
 
 
 def _raise(error: LLMError) -> Chunk:
