@@ -26,6 +26,7 @@ OUTPUT_LINES = [
     '"total_tokens": 24}, "system_fingerprint": "fp_0a1b"}}, "error": null}',
     '{"id": "batch_req_9c1e", "custom_id": "request-1", "response": {"status_code": 200, "request_id": "req_8e6f", '
     '"body": {"id": "chatcmpl-B2y", "object": "chat.completion", "created": 1733312401, "model": '
-    '"gpt-4o-mini-2024-07-18", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Blue."}, "logprobs": null, "finish_reason": "stop"}], "usage": {"prompt_tokens": 20, '
+    '"gpt-4o-mini-2024-07-18", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Blue."}, '
+    '"logprobs": null, "finish_reason": "stop"}], "usage": {"prompt_tokens": 20, '
     '"completion_tokens": 2, "total_tokens": 22}, "system_fingerprint": "fp_0a1b"}}, "error": null}',
 ]
