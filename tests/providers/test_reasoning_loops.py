@@ -183,3 +183,21 @@ def test_foreign_reasoning_text_keeps_the_thinking_as_plain_text(server: FakeLLM
     assert "signature" not in json.dumps(parts[0])
     with pytest.raises(llmclient.InvalidRequestError, match="foreign_reasoning"):
         gemini.complete(messages, foreign_reasoning="keep")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "stream"])
+def test_a_round_robin_that_alternates_claude_bedrock_and_gemini_every_turn_never_causes_a_400(
+        server: FakeLLMServer, stream: bool) -> None:
+    """Every turn another provider, each with thinking on: each gets only its own state back."""
+    members = [CLIENTS["anthropic"](server), CLIENTS["google-ai"](server), CLIENTS["aws-bedrock"](server)]
+    rotation = llmclient.RoundRobinClient(members)
+    conversation: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+    answers = _loop(rotation, conversation, stream=stream, turns=4, finish=False, reasoning_effort="low",
+                    max_tokens=500)
+    assert [a.provider for a in answers] == ["anthropic", "google-ai", "aws-bedrock", "anthropic"]
+    assert all(a.tool_calls for a in answers)
+    claude_again = server.requests[-1].json()
+    assert "thinking" not in claude_again                    # the open tool turn is Bedrock's
+    own = [b for m in claude_again["messages"] for b in (m["content"] if isinstance(m["content"], list) else [])
+           if b.get("type") == "thinking"]
+    assert len(own) == 1                                     # its own first turn's thinking, kept
