@@ -5,8 +5,10 @@ it ignores keys it does not know in a retry policy. A user's ``baml_src/`` folde
 runs must load here too, so for a ``.baml`` source the problems found by validation are
 sorted three ways:
 
-* a key no retry policy has (a ``baml init`` template of BAML 0.63 misspells ``multiplier``
-  as ``mutliplier``): a warning with its close-match suggestion, and the key is dropped;
+* a key BAML reads past without a word (a retry policy's: a ``baml init`` template of BAML
+  0.63 misspells ``multiplier`` as ``mutliplier``; Bedrock's ``inference_configuration``'s:
+  BAML's docs write ``stop_sequence``): a warning with its close-match suggestion, and the key
+  is dropped, as BAML drops it;
 * a leaf client's bad options (an Azure client without its deployment): a warning now, and
   that client fails with the same message when it is built or called; every other client
   of the folder loads;
@@ -47,7 +49,7 @@ def triage(raw: dict[str, Any], problems: list[Problem], source: str) -> BamlTri
     clients: dict[str, Any] = listed if isinstance(listed, dict) else {}
     for path, message in problems:
         where = f"{format_path(path)}: {message}"
-        if len(path) >= 4 and path[0] == "retry_policies" and message.startswith("unknown key"):
+        if message.startswith("unknown key") and _ignored_by_baml(path):
             found.warnings.append(f"{where} (BAML ignores it; so does llmclient)")
             _drop(raw, path)
         elif (len(path) >= 3 and path[0] == "clients" and path[2] == "options" and _leaf(clients.get(str(path[1])))
@@ -60,6 +62,15 @@ def triage(raw: dict[str, Any], problems: list[Problem], source: str) -> BamlTri
                                            client_name=name)
         found.warnings.append(f"client {name!r} will fail when used: " + "; ".join(lines))
     return found
+
+
+def _ignored_by_baml(path: tuple[Any, ...]) -> bool:
+    """Where BAML reads a block into a fixed set of fields and ignores any other key (serde's
+    default): a retry policy, and Bedrock's ``inference_configuration`` (BAML's own docs spell
+    ``stop_sequence`` there, which BAML ignores)."""
+    if path[0] == "retry_policies":
+        return len(path) >= 3
+    return len(path) == 5 and path[0] == "clients" and path[2:4] == ("options", "inference_configuration")
 
 
 def _leaf(client: Any) -> bool:
