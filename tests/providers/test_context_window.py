@@ -24,6 +24,7 @@ from llmclient import (
     InvalidRequestError,
     LLMError,
     OpenAIClient,
+    OpenAIResponsesClient,
     ProviderError,
     RetryPolicy,
     StreamError,
@@ -187,6 +188,8 @@ def _fake_clients(server: FakeLLMServer) -> dict[str, Callable[[], Client]]:
               "retry_policy": RETRY}
     return {
         "openai": lambda: OpenAIClient("gpt-4o", api_key="k", base_url=server.openai_base_url, retry_policy=RETRY),
+        "openai-responses": lambda: OpenAIResponsesClient("gpt-5.2", api_key="k", base_url=server.openai_base_url,
+                                                          retry_policy=RETRY),
         "azure": lambda: AzureOpenAIClient(endpoint=url, model="dep", api_key="k", retry_policy=RETRY),
         "anthropic": lambda: AnthropicClient("claude-x", api_key="k", base_url=url, retry_policy=RETRY),
         "google-ai": lambda: GoogleAIClient("gemini-x", api_key="k", base_url=url + "/v1beta", retry_policy=RETRY),
@@ -197,7 +200,8 @@ def _fake_clients(server: FakeLLMServer) -> dict[str, Callable[[], Client]]:
     }
 
 
-PROVIDERS = ["openai", "azure", "anthropic", "google-ai", "vertex-gemini", "vertex-claude", "bedrock"]
+PROVIDERS = ["openai", "openai-responses", "azure", "anthropic", "google-ai", "vertex-gemini", "vertex-claude",
+             "bedrock"]
 
 
 @pytest.mark.parametrize("which", PROVIDERS)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from llmclient.testing.formats.base import CallError, FakeCall, RecordedRequest, Reply, count_words
+from llmclient.testing.formats.base import CONTEXT_WINDOW, CallError, FakeCall, RecordedRequest, Reply, count_words
 from llmclient.testing.formats.openai import OpenAIFormat
 
 __all__ = ["OpenAIResponsesFormat"]
@@ -213,7 +213,11 @@ class OpenAIResponsesFormat(OpenAIFormat):
             yield f"{head}{first + i}{tail}{dumps(piece)}}}\n\n".encode()
 
     def error_event(self, error_type: str, message: str) -> bytes:
-        """The flat ``error`` event (``{"type": "error", "code", "message", "param"}``) of a failing stream."""
+        """The flat ``error`` event (``{"type": "error", "code", "message", "param"}``) of a failing stream
+        (``Fault.context_window(in_stream=True)``: the one wire-formats-2026 section 8 recorded)."""
+        if error_type == CONTEXT_WINDOW:
+            error_type, message = "context_length_exceeded", ("Your input exceeds the context window of this "
+                                                              "model. Please adjust your input and try again.")
         body = _dumps({"type": "error", "code": error_type, "message": message or error_type, "param": None})
         return f"event: error\ndata: {body}\n\n".encode()
 
