@@ -32,7 +32,14 @@ from ..secrets import resolve, to_ref
 from .api_key_client import ApiKeyClient
 from .base import ADAPTER_OPTIONS as TEMPLATE_OPTIONS
 from .base import ProviderAdapter
-from .openai_stream import ERROR_TYPE_STATUS, FINISH_REASONS, OpenAIStreamDecoder, openai_usage, reasoning_text
+from .openai_stream import (
+    ERROR_TYPE_STATUS,
+    FINISH_REASONS,
+    OpenAIStreamDecoder,
+    openai_error_object,
+    openai_usage,
+    reasoning_text,
+)
 from .reasoning import reasoning_of, replay_parts
 from .status import class_for_status, http_error, refine_class
 
@@ -146,11 +153,7 @@ class OpenAIAdapter(ProviderAdapter):
 
     # -- response -------------------------------------------------------------------
     def error_object(self, data: Mapping[str, Any], response: HttpResponse | None) -> Mapping[str, Any] | None:
-        """``{"error": {...}}``, or a gateway's ``{"error": "text"}`` (as its message)."""
-        error = data.get("error")
-        if isinstance(error, Mapping):
-            return error
-        return {"message": str(error)} if error else None
+        return openai_error_object(data)
 
     def completion_from(self, data: dict[str, Any], response: HttpResponse, secrets: tuple[str, ...]) -> Completion:
         choices = data.get("choices")

@@ -54,7 +54,7 @@ from .openai_responses_stream import (
     reasoning_texts,
     responses_usage,
 )
-from .openai_stream import ERROR_TYPE_STATUS
+from .openai_stream import ERROR_TYPE_STATUS, openai_error_object
 from .reasoning import REASONING_PARAMS, reasoning_of, replay_parts
 from .status import class_for_status, http_error, refine_class
 
@@ -194,11 +194,7 @@ class OpenAIResponsesAdapter(ProviderAdapter):
 
     # -- response -------------------------------------------------------------------
     def error_object(self, data: Mapping[str, Any], response: HttpResponse | None) -> Mapping[str, Any] | None:
-        """``{"error": {...}}`` (an error answer, or a failed response), or a gateway's ``{"error": "text"}``."""
-        error = data.get("error")
-        if isinstance(error, Mapping):
-            return error
-        return {"message": str(error)} if error else None
+        return openai_error_object(data)  # an error answer, or a failed response's error
 
     def completion_from(self, data: dict[str, Any], response: HttpResponse, secrets: tuple[str, ...]) -> Completion:
         output = data.get("output")

@@ -16,10 +16,19 @@ from .sse_json import SseJsonDecoder
 if TYPE_CHECKING:
     from .openai import OpenAIAdapter
 
-__all__ = ["OpenAIStreamDecoder", "openai_usage", "reasoning_text", "FINISH_REASONS", "ERROR_TYPE_STATUS"]
+__all__ = ["OpenAIStreamDecoder", "openai_usage", "reasoning_text", "openai_error_object", "FINISH_REASONS",
+           "ERROR_TYPE_STATUS"]
 
 FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls",
                   "content_filter": "content_filter"}
+
+def openai_error_object(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The OpenAI family's error: ``{"error": {...}}``, or a gateway's ``{"error": "text"}`` (as its message)."""
+    error = data.get("error")
+    if isinstance(error, Mapping):
+        return error
+    return {"message": str(error)} if error else None
+
 
 #: In-stream error types and codes -> the HTTP status they stand for.
 ERROR_TYPE_STATUS = {"server_error": 500, "api_error": 500, "rate_limit_exceeded": 429, "requests": 429,
