@@ -112,7 +112,7 @@ class OpenAIAdapter(ProviderAdapter):
                     {"type": "function", "function": {"name": t.name, "description": t.description,
                                                       "parameters": dict(t.parameters)}} for t in to_tools(value)]
             elif key == "tool_choice":
-                body["tool_choice"] = _tool_choice(value)
+                body["tool_choice"] = chat_tool_choice(value)
             elif key == "response_format":
                 body["response_format"] = _response_format(value)
             else:
@@ -226,7 +226,8 @@ def _render_part(part: Any) -> dict[str, Any]:
     raise ConfigError(f"cannot send a {type(part).__name__} to an OpenAI-style API")
 
 
-def _tool_choice(value: Any) -> Any:
+def chat_tool_choice(value: Any) -> Any:
+    """``tool_choice`` in Chat Completions' form: a word, or a function named by a bare string."""
     if value in (None, "auto", "none", "required"):
         return value
     if value == "any":

@@ -45,6 +45,7 @@ from ..secrets import resolve, to_ref
 from .api_key_client import ApiKeyClient
 from .base import ADAPTER_OPTIONS as TEMPLATE_OPTIONS
 from .base import ProviderAdapter
+from .openai import chat_tool_choice
 from .openai_responses_stream import (
     SOURCE,
     ResponsesStreamDecoder,
@@ -307,15 +308,11 @@ def _flat_function(tool: Tool) -> dict[str, Any]:
 
 
 def _tool_choice(value: Any) -> Any:
-    if value in (None, "auto", "none", "required"):
-        return value
-    if value == "any":
-        return "required"
-    if isinstance(value, str):
-        return {"type": "function", "name": value}
-    if isinstance(value, Mapping) and isinstance(value.get("function"), Mapping):  # Chat Completions' form
-        return {"type": "function", "name": value["function"].get("name")}
-    return value
+    """``tool_choice`` in the Responses form: Chat's ``{"type": "function", "function": {"name"}}`` flattened."""
+    chat = chat_tool_choice(value)
+    if isinstance(chat, Mapping) and isinstance(chat.get("function"), Mapping):
+        return {"type": "function", "name": chat["function"].get("name")}
+    return chat
 
 
 def _text_format(value: Any) -> Any:
