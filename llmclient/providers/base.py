@@ -268,17 +268,25 @@ class ProviderAdapter(ABC):
         ProviderError describing it; an error object (:meth:`error_object`) is its typed
         error; anything else goes to :meth:`completion_from`.
         """
+        return self.completion_from(self.answer_object(response, secrets), response, secrets)
+
+    def answer_object(self, response: HttpResponse, secrets: tuple[str, ...], *, what: str | None = None
+                      ) -> dict[str, Any]:
+        """The JSON object of a 2xx answer (any endpoint's: a completion, a token count), or its typed error.
+
+        ``what`` names the JSON expected, for the message when the body is not JSON at all.
+        """
         try:
             data = self.unwrap(response.json())
         except ValueError:
-            raise unexpected_success_body(response, provider=self.provider, what=self.answer_kind,
+            raise unexpected_success_body(response, provider=self.provider, what=what or self.answer_kind,
                                           secrets=secrets) from None
         if not isinstance(data, dict):
             raise unexpected_success_body(response, provider=self.provider, what="a JSON object", secrets=secrets)
         error = self.error_object(data, response)
         if error is not None:
             raise self.error_from(error, response=response, secrets=secrets)
-        return self.completion_from(data, response, secrets)
+        return data
 
     def parse_error(self, response: HttpResponse, secrets: tuple[str, ...]) -> LLMError:
         """The typed error for a non-2xx answer: its error object's, else one describing the body."""
