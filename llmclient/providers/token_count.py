@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, cast
 from ..errors import TokenCountUnavailableError
 from ..models import ChatRequest, HttpRequest, HttpResponse
 from ..token_count import TokenCount
-from .status import unexpected_success_body
 
 if TYPE_CHECKING:
     from ..client import CallContext
@@ -49,16 +48,7 @@ def count_post(adapter: ProviderAdapter, url: str, body: Mapping[str, Any]) -> H
 
 def read_count(adapter: ProviderAdapter, field: str, response: HttpResponse, secrets: tuple[str, ...]) -> int:
     """The count in a 2xx answer's ``field``; raises a typed error for an error JSON or any other body."""
-    try:
-        data = adapter.unwrap(response.json())
-    except ValueError:
-        raise unexpected_success_body(response, provider=adapter.provider, what="a token count JSON",
-                                      secrets=secrets) from None
-    if not isinstance(data, dict):
-        raise unexpected_success_body(response, provider=adapter.provider, what="a JSON object", secrets=secrets)
-    error = adapter.error_object(data, response)
-    if error is not None:
-        raise adapter.error_from(error, response=response, secrets=secrets)
+    data = adapter.answer_object(response, secrets, what="a token count JSON")
     value = data.get(field)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise adapter.lacks(response, f"no {field} count", secrets)
