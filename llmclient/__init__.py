@@ -28,6 +28,7 @@ from .errors import (
     ProviderError,
     RateLimitError,
     StreamError,
+    StructuredOutputError,
     TokenCountUnavailableError,
     TransportError,
 )
@@ -143,6 +144,7 @@ __all__ = [
     "InvalidRequestError",
     "ContextWindowExceededError",
     "ProviderError",
+    "StructuredOutputError",
     "StreamError",
     "FinishReasonError",
     "AllClientsFailedError",

@@ -12,6 +12,7 @@
     +-- InvalidRequestError        400/404/413/422: the request itself is wrong
     |   +-- ContextWindowExceededError   the prompt does not fit the model's context window
     +-- ProviderError              5xx, overloaded, an answer that cannot be parsed
+    |   +-- StructuredOutputError    a structured answer that is not JSON (or not the schema's)
     +-- StreamError                a stream broke after chunks reached the caller
     +-- FinishReasonError          a finish reason the client's allow/deny list refuses
     +-- AllClientsFailedError      every child of a composite client failed
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidRequestError",
     "ContextWindowExceededError",
     "ProviderError",
+    "StructuredOutputError",
     "StreamError",
     "FinishReasonError",
     "AllClientsFailedError",
@@ -214,6 +216,22 @@ class ProviderError(LLMError):
     """The provider failed (5xx, overloaded) or answered with something unparseable."""
 
     default_retryable = True
+
+
+class StructuredOutputError(ProviderError):
+    """An answer to a ``response_format`` call that is not JSON, or (when validated) not valid for the schema.
+
+    ``text`` keeps the model's raw answer and ``problem`` says what is wrong with it (the JSON
+    decoding error, or the first schema violation with its JSON path). Not retried by default
+    (the same prompt tends to give the same answer); a fallback moves on to its next client.
+    """
+
+    default_retryable = False
+
+    def __init__(self, message: str, *, text: str = "", problem: str = "", **context: Any) -> None:
+        super().__init__(message, **context)
+        self.text = text
+        self.problem = problem
 
 
 class StreamError(LLMError):

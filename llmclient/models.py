@@ -144,6 +144,11 @@ class Completion:
     with its signature, redacted thinking, signed text), else empty; ``thinking`` stays the
     reasoning text joined. :attr:`message` is the assistant turn to append to the
     conversation.
+
+    ``parsed`` is the answer decoded as JSON when the call asked for structured output
+    (``response_format`` with a JSON Schema, ``json_object``, or a Pydantic-style class; see
+    :mod:`llmclient.structured`), None otherwise. It is a plain ``dict``/``list`` value, never
+    a model instance: ``MyModel.model_validate(completion.parsed)`` makes one.
     """
 
     text: str
@@ -161,6 +166,7 @@ class Completion:
     response_id: str | None = None
     raw: Any = field(default=None, repr=False, compare=False)
     parts: tuple[Part, ...] = ()
+    parsed: Any = field(default=None, compare=False)
 
     @property
     def message(self) -> Message:

@@ -57,6 +57,7 @@ EXPECTED_ALL = [
     "InvalidRequestError",
     "ContextWindowExceededError",
     "ProviderError",
+    "StructuredOutputError",
     "StreamError",
     "FinishReasonError",
     "AllClientsFailedError",

@@ -30,6 +30,7 @@ from ..models import (
 )
 from ..redaction import redact_text
 from ..secrets import resolve, to_ref
+from ..structured import output_format
 from .anthropic_stream import ERROR_TYPE_STATUS, STOP_REASONS, AnthropicStreamDecoder, anthropic_usage
 from .api_key_client import ApiKeyClient
 from .base import ProviderAdapter, inline_image
@@ -108,6 +109,8 @@ class AnthropicAdapter(ProviderAdapter):
                 body["tool_choice"] = anthropic_tool_choice(value)
             elif key in ("stop", "stop_sequences"):
                 body["stop_sequences"] = [value] if isinstance(value, str) else value
+            elif key == "response_format":
+                _output_format(body, value)
             else:
                 body[key] = value
 
@@ -269,6 +272,19 @@ def thinking_off_for_replay(body: dict[str, Any], messages: tuple[Message, ...],
         logger.info("%s: thinking off for this request: the open tool turn carries no thinking of its own "
                     "(another provider made it)", provider)
         del body[key]
+
+
+def _output_format(body: dict[str, Any], value: Any) -> None:
+    """``response_format`` as structured outputs' ``output_config.format`` (GA form, no beta header).
+
+    ``json_object`` has no Anthropic counterpart: nothing is sent and the text is decoded as JSON.
+    """
+    config = dict(body.get("output_config") or {})
+    config.pop("format", None)
+    fmt = output_format(value)
+    if fmt is not None and fmt.schema is not None:
+        config["format"] = {"type": "json_schema", "schema": fmt.schema}
+    body["output_config"] = config or None
 
 
 def anthropic_tool_choice(value: Any) -> Any:

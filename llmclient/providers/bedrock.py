@@ -38,6 +38,7 @@ from ..runtime import Runtime
 from ..secrets import resolve, to_ref
 from .anthropic import DEFAULT_MAX_TOKENS, thinking_off_for_replay
 from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, given_options, inline_image
+from .bedrock_fields import CONVERSE_FIELDS, cache_point, output_config
 from .bedrock_stream import (
     REASONING_SOURCE,
     STOP_REASONS,
@@ -130,11 +131,16 @@ class BedrockAdapter(ProviderAdapter):
         additional.update(self.additional)
         tools: Any = None
         choice: Any = None
+        top: dict[str, Any] = {}  # top-level Converse fields (guardrailConfig, outputConfig...): bedrock_fields
         reasoning = reasoning_of(request.params, provider=self.provider)
         for key, value in request.params.items():
             if key in REASONING_PARAMS:
                 continue
-            if key in INFERENCE_FIELDS:
+            if key in CONVERSE_FIELDS:
+                top[CONVERSE_FIELDS[key]] = value
+            elif key == "response_format":
+                top["outputConfig"] = output_config(top.get("outputConfig"), value)
+            elif key in INFERENCE_FIELDS:
                 name = INFERENCE_FIELDS[key]
                 inference[name] = [value] if name == "stopSequences" and isinstance(value, str) else value
             elif key == "tools":
@@ -170,6 +176,7 @@ class BedrockAdapter(ProviderAdapter):
         additional = {k: v for k, v in additional.items() if v is not None}
         if additional:
             body["additionalModelRequestFields"] = additional
+        body.update({k: v for k, v in top.items() if v is not None})
         return body
 
     def claude_only(self, what: str) -> None:
@@ -192,8 +199,10 @@ class BedrockAdapter(ProviderAdapter):
         out: list[dict[str, Any]] = []
         for message in messages:
             role = "tool" if message.role == "tool" else self.roles.role(message.role)
+            point = cache_point(self.roles.metadata(message.metadata))
             if role == "system":
                 system.extend({"text": p.text} for p in message.parts if isinstance(p, TextPart) and p.text)
+                system.extend([point] if point else [])
                 continue
             if role == "tool":
                 blocks = [_tool_result(message)]
@@ -206,6 +215,7 @@ class BedrockAdapter(ProviderAdapter):
                 blocks.extend({"toolUse": {"toolUseId": c.id, "name": c.name, "input": dict(c.arguments)}}
                               for c in (replay_call(call, self.reasoning_source) for call in message.tool_calls))
                 role = "assistant" if role == "assistant" else "user"
+            blocks.extend([point] if point else [])
             if out and out[-1]["role"] == role:
                 out[-1]["content"].extend(blocks)
             else:

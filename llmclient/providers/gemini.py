@@ -26,6 +26,7 @@ from ..models import (
     to_tools,
 )
 from ..redaction import redact_text
+from ..structured import output_format
 from ..wire.sse import SSEDecoder
 from .base import JsonEventDecoder
 from .gemini_messages import checks_signatures, gemini_contents, native_thinking_config, read_candidate, thinking_config
@@ -81,8 +82,8 @@ def gemini_body(request: ChatRequest, defaults: Mapping[str, Any], roles: RolePo
                 name = GENERATION_PARAMS[key]
                 config[name] = [value] if name == "stopSequences" and isinstance(value, str) else value
             elif key == "response_format":
-                config.pop("responseMimeType", None)
-                config.pop("responseSchema", None)
+                for name in ("responseMimeType", "responseSchema", "responseJsonSchema"):
+                    config.pop(name, None)
                 config.update(_response_format(value))
             elif key == "tools":
                 body["tools"] = None if not value else [{"functionDeclarations": [
@@ -142,14 +143,19 @@ def _tool_choice(value: Any) -> dict[str, Any]:
 
 
 def _response_format(value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping) or value.get("type") == "text":
+    """``generationConfig`` fields for ``response_format``: JSON mode, and the schema as ``responseJsonSchema``.
+
+    ``responseJsonSchema`` takes plain JSON Schema (``responseSchema`` is Google's OpenAPI subset, with
+    upper-case types, which a JSON Schema is not); a native ``responseSchema`` in ``generationConfig`` still
+    passes through as given.
+    """
+    fmt = output_format(value)
+    if fmt is None:
         return {}
-    if value.get("type") == "json_object":
-        return {"responseMimeType": "application/json"}
-    if value.get("type") == "json_schema":
-        schema = (value.get("json_schema") or {}).get("schema")
-        return {"responseMimeType": "application/json", **({"responseSchema": schema} if schema else {})}
-    return {"responseMimeType": "application/json", "responseSchema": dict(value)}
+    out: dict[str, Any] = {"responseMimeType": "application/json"}
+    if fmt.schema is not None:
+        out["responseJsonSchema"] = fmt.schema
+    return out
 
 
 # -- response -----------------------------------------------------------------------------

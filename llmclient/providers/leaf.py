@@ -25,6 +25,8 @@ from ..ratelimit import RateLimiter
 from ..retry import NO_RETRY, RetryPolicy, RetryState
 from ..runtime import Runtime
 from ..stream import Stream, StreamAccumulator, chunks_of
+from ..structured import decoded as decoded_output
+from ..structured import prepare as prepare_output
 from ..transport import Timeouts
 from .attempt import OpenedStream, Report, Sent, cancel_scope, noop
 
@@ -94,8 +96,10 @@ class LeafClient(Client):
         return completion.with_attempts(context.attempts)
 
     def _complete_once(self, request: ChatRequest, context: CallContext, number: int) -> Completion:
+        request, output = prepare_output(request)  # response_format: Completion.parsed (llmclient.structured)
         sent = self._send(request, context, number, stream=False)
-        return self._completed(self.adapter.parse_response(sent.answer, sent.secrets), sent.answer.headers)
+        completed = self._completed(self.adapter.parse_response(sent.answer, sent.secrets), sent.answer.headers)
+        return decoded_output(completed, output)
 
     def _completed(self, completion: Completion, headers: Mapping[str, str]) -> Completion:
         completion = replace(completion, provider=self.provider, client_name=self.name,
@@ -115,6 +119,7 @@ class LeafClient(Client):
         if not self.supports_streaming:
             completion = self.invoke(request, context)
             return Stream(iter(chunks_of(completion)), finish=lambda acc: completion, close=lambda: None)
+        request, output = prepare_output(request)
         opened, estimate = self._with_retries(request, context, self._open_stream_once)
 
         def finish(acc: StreamAccumulator) -> Completion:
@@ -125,7 +130,7 @@ class LeafClient(Client):
             self._check_finish_reason(completion)
             if self.rate_limiter is not None:
                 self.rate_limiter.record(completion.usage.total_tokens, estimate=estimate)
-            return completion
+            return decoded_output(completion, output)
 
         return Stream(opened.chunks(self), finish=finish, close=opened.close)
 

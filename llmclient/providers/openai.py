@@ -29,6 +29,7 @@ from ..models import (
 )
 from ..redaction import redact_text
 from ..secrets import resolve, to_ref
+from ..structured import output_format
 from .api_key_client import ApiKeyClient
 from .base import ADAPTER_OPTIONS as TEMPLATE_OPTIONS
 from .base import ProviderAdapter
@@ -238,11 +239,14 @@ def chat_tool_choice(value: Any) -> Any:
 
 
 def _response_format(value: Any) -> Any:
-    if not isinstance(value, Mapping) or value.get("type") in ("json_schema", "json_object", "text"):
+    """Chat's ``response_format``: its own forms passed through as given (OpenAI-compatible servers too);
+    a bare JSON Schema, the Responses API's flat form or a Pydantic-style class wrapped as ``json_schema``."""
+    if value is None or isinstance(value, Mapping) and (
+            value.get("type") in ("json_object", "text")
+            or value.get("type") == "json_schema" and "json_schema" in value):
         return value
-    # A bare JSON Schema: wrap it the way OpenAI's structured outputs expect.
-    return {"type": "json_schema", "json_schema": {"name": str(value.get("title") or "response"),
-                                                   "schema": dict(value)}}
+    fmt = output_format(value)
+    return None if fmt is None else fmt.openai_chat()
 
 
 class OpenAIClient(ApiKeyClient):

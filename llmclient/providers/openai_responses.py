@@ -42,6 +42,7 @@ from ..models import (
 )
 from ..redaction import redact_text
 from ..secrets import resolve, to_ref
+from ..structured import output_format
 from .api_key_client import ApiKeyClient
 from .base import ADAPTER_OPTIONS as TEMPLATE_OPTIONS
 from .base import ProviderAdapter
@@ -316,15 +317,13 @@ def _tool_choice(value: Any) -> Any:
 
 
 def _text_format(value: Any) -> Any:
-    """``response_format`` (Chat's forms, or a bare JSON Schema) as ``text.format``."""
-    if not isinstance(value, Mapping):
-        return value
-    kind = value.get("type")
-    if kind == "json_schema" and isinstance(value.get("json_schema"), Mapping):  # Chat's nesting, flattened
-        return {"type": "json_schema", **value["json_schema"]}
-    if kind in ("json_schema", "json_object", "text"):
-        return dict(value)
-    return {"type": "json_schema", "name": str(value.get("title") or "response"), "schema": dict(value)}
+    """``response_format`` (Chat's forms, the flat form, a bare schema, a Pydantic-style class) as ``text.format``."""
+    if value is None or isinstance(value, Mapping) and (
+            value.get("type") in ("json_object", "text")
+            or value.get("type") == "json_schema" and "json_schema" not in value):
+        return None if value is None else dict(value)
+    fmt = output_format(value)
+    return {"type": "text"} if fmt is None else fmt.responses_text_format()
 
 
 class OpenAIResponsesClient(ApiKeyClient):

@@ -140,10 +140,10 @@ def test_options_generation_config_safety_settings_and_null() -> None:
 @pytest.mark.parametrize(("fmt", "expected"), [
     ({"type": "json_object"}, {"responseMimeType": "application/json"}),
     ({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
-     {"responseMimeType": "application/json", "responseSchema": {"type": "object"}}),
-    ({"type": "object", "properties": {"a": {"type": "string"}}},
-     {"responseMimeType": "application/json", "responseSchema": {"type": "object",
-                                                                 "properties": {"a": {"type": "string"}}}}),
+     {"responseMimeType": "application/json", "responseJsonSchema": {"type": "object"}}),
+    ({"type": "object", "properties": {"a": {"type": "string"}}},  # plain JSON Schema: responseJsonSchema
+     {"responseMimeType": "application/json", "responseJsonSchema": {"type": "object",
+                                                                     "properties": {"a": {"type": "string"}}}}),
 ])
 def test_response_format(fmt: dict[str, Any], expected: dict[str, Any]) -> None:
     assert build("hi", response_format=fmt)["generationConfig"] == expected

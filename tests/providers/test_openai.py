@@ -177,7 +177,7 @@ def test_tool_choice_mapping(mock: responses.RequestsMock, given: Any, wire: Any
 
 
 def test_response_format_pass_through_and_bare_schema_wrapped(mock: responses.RequestsMock) -> None:
-    mock.post(URL, json=answer())
+    mock.post(URL, json=answer("{}"))  # a structured answer is decoded: it must be JSON
     full = {"type": "json_schema", "json_schema": {"name": "city", "strict": True,
                                                    "schema": {"type": "object"}}}
     client().complete("hi", response_format=full)

@@ -38,6 +38,7 @@ from llmclient.testing.formats.signatures import (
     thinking_text,
     verify,
 )
+from llmclient.testing.formats.structured import requested_schema
 
 __all__ = ["AnthropicFormat"]
 
@@ -180,6 +181,9 @@ class AnthropicFormat(WireFormat):
                 if message.get("role") == "user":
                     prompt = text
         tools = body.get("tools") or []
+        if "response_format" in body:  # what the API says to a field it does not take
+            raise CallError(400, "response_format: Extra inputs are not permitted", "invalid_request_error")
+        json_mode, json_schema = requested_schema(body, "anthropic")
         choice = body.get("tool_choice")
         kind = choice.get("type") if isinstance(choice, dict) else None
         forced = choice.get("name") if isinstance(choice, dict) and kind == "tool" else None
@@ -195,6 +199,7 @@ class AnthropicFormat(WireFormat):
             tool_choice={"auto": "auto", "any": "required", "tool": "required", "none": "none"}.get(str(kind))
             if kind else None,
             tool_choice_name=forced if isinstance(forced, str) else None,
+            json_mode=json_mode, json_schema=json_schema,
             include_usage=True,
             body=body,
             models=(str(model),),

@@ -97,6 +97,8 @@ class FakeCall:
         tool_choice: ``"auto"``, ``"none"``, ``"required"`` or None (not given).
         tool_choice_name: The function the caller forced, if any.
         json_mode: Whether a JSON (object or schema) response was requested.
+        json_schema: The JSON Schema the answer must follow, when one was given: the reply is
+            its minimal instance (:func:`~llmclient.testing.formats.structured.instance_of`).
         n: How many choices to return.
         include_usage: Whether a stream should end with a usage event.
         body: The decoded JSON body.
@@ -118,6 +120,7 @@ class FakeCall:
     tool_choice: str | None = None
     tool_choice_name: str | None = None
     json_mode: bool = False
+    json_schema: Any = None
     n: int = 1
     include_usage: bool = False
     body: dict[str, Any] = field(default_factory=dict)
@@ -227,7 +230,12 @@ def make_reply(call: FakeCall, stream_chunks: int | None = None) -> Reply:
             completion_tokens=count_words(arguments) * call.n,
             chunks=tuple(split_chunks(arguments)) if call.stream else (),
         )
-    text = json.dumps({"echo": call.prompt}) if call.json_mode else reply_text(call.prompt)
+    if call.json_schema is not None:
+        from .structured import instance_of
+
+        text = json.dumps(instance_of(call.json_schema, call.prompt))
+    else:
+        text = json.dumps({"echo": call.prompt}) if call.json_mode else reply_text(call.prompt)
     finish = "stop"
     if call.max_tokens is not None and call.max_tokens < count_words(text):
         text, finish = _cut_words(text, call.max_tokens), "length"

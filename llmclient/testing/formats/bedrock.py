@@ -46,6 +46,7 @@ from llmclient.testing.formats.signatures import (
     thinking_text,
     verify,
 )
+from llmclient.testing.formats.structured import requested_schema
 
 __all__ = ["BedrockFormat", "encode_frame", "event_frame", "exception_frame"]
 
@@ -165,6 +166,10 @@ def _texts(content: Any) -> list[str]:
     return [b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
 
 
+#: Converse request fields a model refuses when they arrive inside additionalModelRequestFields.
+_NOT_MODEL_FIELDS = frozenset({"response_format", "guardrailConfig", "guardrail_config", "outputConfig"})
+
+
 class BedrockFormat(WireFormat):
     """``POST /model/{modelId}/converse`` and ``/converse-stream``."""
 
@@ -215,11 +220,17 @@ class BedrockFormat(WireFormat):
         choice = tool_config.get("toolChoice") or {}
         forced = (choice.get("tool") or {}).get("name") if isinstance(choice, dict) else None
         max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
+        buried = sorted(set(body.get("additionalModelRequestFields") or {}) & _NOT_MODEL_FIELDS)
+        if buried:  # passed on to the model, which refuses a Converse field
+            raise CallError(400, f"The model returned the following errors: {buried[0]}: Extra inputs are not "
+                            "permitted", "ValidationException")
+        json_mode, json_schema = requested_schema(body, "bedrock")
         return FakeCall(
             seq=seq, model=model, stream=match.group(2) == "converse-stream", prompt=prompt, prompt_tokens=words,
             messages=body["messages"], max_tokens=max_tokens if isinstance(max_tokens, int) else None,
             tool_names=tool_names, tool_choice="required" if forced or "any" in choice else None,
             tool_choice_name=forced if isinstance(forced, str) else None, include_usage=True, body=body,
+            json_mode=json_mode, json_schema=json_schema,
             models=(model,), received_at=request.received_at,
             operation="count_tokens" if counting else "chat",
         )

@@ -32,6 +32,7 @@ from llmclient.testing.formats.base import (
     count_words,
 )
 from llmclient.testing.formats.signatures import sign, thinking_text, verify
+from llmclient.testing.formats.structured import requested_schema
 
 __all__ = ["GoogleAIFormat"]
 
@@ -177,6 +178,7 @@ class GoogleAIFormat(WireFormat):
             tool_choice={"AUTO": "auto", "ANY": "required", "NONE": "none"}.get(str(mode)) if mode else None,
             tool_choice_name=allowed[0] if mode == "ANY" and len(allowed) == 1 else None,
             json_mode=config.get("responseMimeType") == "application/json",
+            json_schema=requested_schema(body, "google")[1],
             n=max(1, count) if isinstance(count, int) else 1,
             include_usage=True,
             body=body,

@@ -24,11 +24,11 @@ from llmclient.testing.formats.base import (
     WireFormat,
     count_words,
 )
+from llmclient.testing.formats.structured import requested_schema
 
 __all__ = ["AzureOpenAIFormat", "OpenAIFormat"]
 
 _AZURE_PATH = re.compile(r"^/openai/deployments/([^/]+)/chat/completions$")
-_JSON_TYPES = frozenset({"json_object", "json_schema"})
 _ROLE_DELTA = '{"role":"assistant","content":"","refusal":null}'
 _DONE = b"data: [DONE]\n\n"
 
@@ -135,7 +135,7 @@ class OpenAIFormat(WireFormat):
         if isinstance(choice, dict):
             choice_name = (choice.get("function") or {}).get("name")
             choice = "required"
-        response_format = body.get("response_format")
+        json_mode, json_schema = requested_schema(body, "openai")
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
         stream_options = body.get("stream_options") or {}
         return FakeCall(
@@ -149,7 +149,8 @@ class OpenAIFormat(WireFormat):
             tool_names=tool_names,
             tool_choice=choice if isinstance(choice, str) else None,
             tool_choice_name=choice_name if isinstance(choice_name, str) else None,
-            json_mode=isinstance(response_format, dict) and response_format.get("type") in _JSON_TYPES,
+            json_mode=json_mode,
+            json_schema=json_schema,
             n=max(1, body["n"]) if isinstance(body.get("n"), int) else 1,
             include_usage=isinstance(stream_options, dict) and stream_options.get("include_usage") is True,
             body=body,

@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 
 from llmclient.testing.formats.base import CONTEXT_WINDOW, CallError, FakeCall, RecordedRequest, Reply, count_words
 from llmclient.testing.formats.openai import OpenAIFormat
+from llmclient.testing.formats.structured import requested_schema
 
 __all__ = ["OpenAIResponsesFormat"]
 
-_JSON_TYPES = frozenset({"json_object", "json_schema"})
 _COMPACT = (",", ":")
 
 
@@ -88,7 +88,7 @@ class OpenAIResponsesFormat(OpenAIFormat):
         choice_name = None
         if isinstance(choice, dict):
             choice_name, choice = choice.get("name"), "required"
-        text_format = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
+        json_mode, json_schema = requested_schema(body, "openai-responses")
         model = body.get("model") if isinstance(body.get("model"), str) else ""
         max_tokens = body.get("max_output_tokens")
         return FakeCall(
@@ -98,7 +98,7 @@ class OpenAIResponsesFormat(OpenAIFormat):
             tool_names=tuple(str(t.get("name", "")) for t in tools),
             tool_choice=choice if isinstance(choice, str) else None,
             tool_choice_name=choice_name if isinstance(choice_name, str) else None,
-            json_mode=isinstance(text_format, dict) and text_format.get("type") in _JSON_TYPES,
+            json_mode=json_mode, json_schema=json_schema,
             include_usage=True, body=body, models=(str(model),), received_at=request.received_at)
 
     # -- the answer's pieces --------------------------------------------------------------------
