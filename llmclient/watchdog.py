@@ -21,9 +21,14 @@ import threading
 from time import monotonic
 from typing import Callable
 
-__all__ = ["Watchdog", "WATCHDOG", "Deadline"]
+__all__ = ["Watchdog", "WATCHDOG", "Deadline", "LINGER_S"]
 
 log = logging.getLogger(__name__)
+
+#: How long the thread waits with nothing to watch before it leaves (a new one starts on demand):
+#: calls come and go quickly, and starting a thread per call would cost more than the call's
+#: own bookkeeping.
+LINGER_S = 30.0
 
 
 class Deadline:
@@ -54,6 +59,7 @@ class Watchdog:
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._sweep_at = 1024
+        self._leaving = False
 
     def schedule(self, when: float, callback: Callable[[], None]) -> Deadline:
         """Call ``callback()`` at monotonic time ``when`` unless cancelled first."""
@@ -63,10 +69,11 @@ class Watchdog:
             heapq.heappush(self._heap, (when, next(self._seq), deadline))
             if len(self._heap) >= self._sweep_at:
                 self._sweep()
+            self._leaving = False
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="llmclient-watchdog", daemon=True)
                 self._thread.start()
-            elif earliest is None or when < earliest:
+            elif earliest is None or when < earliest:  # lingering on nothing, or due sooner than it waits for
                 self._wake.notify()
         return deadline
 
@@ -78,13 +85,14 @@ class Watchdog:
     def settle(self, timeout: float = 1.0) -> None:
         """Let the thread go now if no live deadline is left (a transport was closed).
 
-        The thread also leaves by itself once the last deadline is due or cancelled and
-        swept; this only makes it prompt, so that a closed client leaves no thread behind.
+        The thread also leaves by itself after :data:`LINGER_S` with nothing to watch; this
+        only makes it prompt, so that a closed client leaves no thread behind.
         """
         with self._lock:
             thread = self._thread
             if thread is None or any(not entry[2].cancelled for entry in self._heap):
                 return
+            self._leaving = True
             self._wake.notify()
         if thread is not threading.current_thread():
             thread.join(timeout)
@@ -96,15 +104,18 @@ class Watchdog:
                 while not due:
                     now = monotonic()
                     heap = self._heap
-                    while heap and (heap[0][0] <= now or heap[0][2].cancelled):
+                    while heap and (heap[0][0] <= now or (self._leaving and heap[0][2].cancelled)):
                         entry = heapq.heappop(heap)[2]
                         if not entry.cancelled:
                             due.append(entry)
                     if due:
                         break
-                    if not heap:  # nothing left to watch: leave; schedule() starts a new thread
-                        self._thread = None
-                        return
+                    if not heap:
+                        if self._leaving or not self._wake.wait(LINGER_S) and not self._heap:
+                            # nothing to watch (for a while): leave; schedule() starts a new thread
+                            self._thread, self._leaving = None, False
+                            return
+                        continue
                     self._wake.wait(heap[0][0] - now)
             for entry in due:
                 if entry.cancelled:

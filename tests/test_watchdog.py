@@ -23,6 +23,7 @@ def test_callbacks_run_at_their_deadline_in_order_and_cancelled_ones_never() -> 
     assert done.wait(10)
     assert fired == ["early", "late"]
     assert time.monotonic() >= now + 0.2
+    dog.settle()
 
 
 def test_a_raising_callback_does_not_stop_the_watchdog() -> None:
@@ -36,6 +37,7 @@ def test_a_raising_callback_does_not_stop_the_watchdog() -> None:
     dog.schedule(now, boom)
     dog.schedule(now + 0.01, done.set)
     assert done.wait(10)
+    dog.settle()
 
 
 def test_the_thread_leaves_when_nothing_is_left_to_watch() -> None:
@@ -49,6 +51,20 @@ def test_the_thread_leaves_when_nothing_is_left_to_watch() -> None:
     done = threading.Event()
     dog.schedule(time.monotonic(), done.set)  # and comes back when needed
     assert done.wait(10)
+    dog.settle()
+    assert dog._thread is None
+
+
+def test_the_thread_stays_between_calls_instead_of_starting_one_per_call() -> None:
+    dog = Watchdog()
+    for _ in range(200):  # exchanges that end at once, one after the other
+        dog.schedule(time.monotonic() + 10, lambda: None).cancel()
+    first = dog._thread
+    for _ in range(200):
+        dog.schedule(time.monotonic() + 10, lambda: None).cancel()
+    assert first is not None and dog._thread is first and first.is_alive()
+    dog.settle()
+    assert not first.is_alive()
 
 
 def test_settle_does_not_wait_while_a_deadline_is_live() -> None:
@@ -75,11 +91,13 @@ def test_cancelled_entries_do_not_pile_up() -> None:
 def test_a_forked_child_gets_a_working_watchdog() -> None:
     from llmclient.watchdog import WATCHDOG
 
-    WATCHDOG.schedule(time.monotonic() + 600, lambda: None)  # the parent's thread is running
+    parents = WATCHDOG.schedule(time.monotonic() + 600, lambda: None)  # the parent's thread is running
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         done = threading.Event()
         WATCHDOG.schedule(time.monotonic(), done.set)
         os._exit(0 if done.wait(10) else 1)
     _, status = os.waitpid(pid, 0)
+    parents.cancel()
+    WATCHDOG.settle()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
