@@ -149,6 +149,9 @@ class Completion:
     (``response_format`` with a JSON Schema, ``json_object``, or a Pydantic-style class; see
     :mod:`llmclient.structured`), None otherwise. It is a plain ``dict``/``list`` value, never
     a model instance: ``MyModel.model_validate(completion.parsed)`` makes one.
+
+    ``trace`` is the provider's trace of the answer as sent, streamed calls included: Bedrock's
+    ``trace`` (``{"guardrail": {...}}`` when a ``guardrail_config`` asks for one); None otherwise.
     """
 
     text: str
@@ -167,6 +170,7 @@ class Completion:
     raw: Any = field(default=None, repr=False, compare=False)
     parts: tuple[Part, ...] = ()
     parsed: Any = field(default=None, compare=False)
+    trace: Any = field(default=None, repr=False, compare=False)
 
     @property
     def message(self) -> Message:

@@ -251,7 +251,7 @@ class BedrockAdapter(ProviderAdapter):
         raw = data.get("stopReason")
         return Completion(text="".join(texts), finish_reason=STOP_REASONS.get(raw, "other") if raw else None,
                           raw_finish_reason=raw, tool_calls=tuple(calls), usage=bedrock_usage(data.get("usage")),
-                          model=self.model_id(), thinking="".join(thinking) or None, raw=data,
+                          model=self.model_id(), thinking="".join(thinking) or None, raw=data, trace=data.get("trace"),
                           response_id=response.headers.get(self.request_id_header),
                           parts=tuple(parts) if any(not isinstance(p, TextPart) for p in parts) else ())
 

@@ -159,6 +159,8 @@ class BedrockStreamDecoder(JsonEventDecoder):
         self._tools: dict[int, int] = {}
         self._stopped = False
         self._metadata = False
+        #: The ``metadata`` frame's ``trace`` (Bedrock guardrails), kept on the stream's completion.
+        self.trace: Any = None
         #: block index -> [text pieces, signature, redacted data pieces] of a reasoning block still open.
         self._reasoning: dict[int, list[Any]] = {}
 
@@ -250,6 +252,8 @@ class BedrockStreamDecoder(JsonEventDecoder):
         elif event == "metadata":
             self._metadata = True
             self.done = self._stopped  # ConverseStream ends: messageStop, then metadata
+            if isinstance(data.get("trace"), dict):
+                self.trace = data["trace"]
             if isinstance(data.get("usage"), dict):
                 return Chunk(usage=bedrock_usage(data["usage"]))
         return None

@@ -125,7 +125,7 @@ class LeafClient(Client):
         def finish(acc: StreamAccumulator) -> Completion:
             completion = acc.completion(model=opened.decoder.model, provider=self.provider, client_name=self.name,
                                         request_id=opened.response.headers.get(self.adapter.request_id_header),
-                                        response_id=opened.response_id(),
+                                        response_id=opened.response_id(), trace=getattr(opened.decoder, "trace", None),
                                         attempts=tuple(context.attempts))
             self._check_finish_reason(completion)
             if self.rate_limiter is not None:

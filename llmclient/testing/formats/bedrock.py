@@ -256,15 +256,18 @@ class BedrockFormat(WireFormat):
         if call.operation == "count_tokens":
             return 200, self._headers(call.seq, "application/json"), json.dumps(
                 {"inputTokens": call.prompt_tokens}).encode()
-        if reply.tool_name is not None:
-            block: dict[str, Any] = {"toolUse": {"toolUseId": f"tooluse_fake{call.seq}", "name": reply.tool_name,
-                                                 "input": json.loads(reply.tool_arguments)}}
+        blocked, trace = guardrail(call)
+        if blocked:
+            block: dict[str, Any] = {"text": GUARDRAIL_TEXT}
+        elif reply.tool_name is not None:
+            block = {"toolUse": {"toolUseId": f"tooluse_fake{call.seq}", "name": reply.tool_name,
+                                 "input": json.loads(reply.tool_arguments)}}
         else:
             block = {"text": reply.text}
         elapsed = int((time.monotonic() - call.received_at) * 1000) if call.received_at else 1
         body = {"output": {"message": {"role": "assistant", "content": [*self.reasoning_blocks(call, reply), block]}},
-                "stopReason": _STOP.get(reply.finish_reason, "end_turn"), "usage": self._usage(reply),
-                "metrics": {"latencyMs": max(1, elapsed)}}
+                "stopReason": "guardrail_intervened" if blocked else _STOP.get(reply.finish_reason, "end_turn"),
+                "usage": self._usage(reply), "metrics": {"latencyMs": max(1, elapsed)}, **trace}
         return 200, self._headers(call.seq, "application/json"), json.dumps(body).encode()
 
     def stream_headers(self, call: FakeCall) -> dict[str, str]:
@@ -278,7 +281,10 @@ class BedrockFormat(WireFormat):
         for index, block in enumerate(blocks):
             yield from _reasoning_frames(index, block["reasoningContent"])
         main = len(blocks)
-        if reply.tool_name is not None:
+        blocked, trace = guardrail(call)
+        if blocked:
+            yield event_frame("contentBlockDelta", {"contentBlockIndex": main, "delta": {"text": GUARDRAIL_TEXT}})
+        elif reply.tool_name is not None:
             yield event_frame("contentBlockStart", {"contentBlockIndex": main, "start": {"toolUse": {
                 "toolUseId": f"tooluse_fake{call.seq}", "name": reply.tool_name}}})
             for piece in reply.chunks:
@@ -288,8 +294,9 @@ class BedrockFormat(WireFormat):
             for piece in reply.chunks:
                 yield event_frame("contentBlockDelta", {"contentBlockIndex": main, "delta": {"text": piece}})
         yield event_frame("contentBlockStop", {"contentBlockIndex": main})
-        yield event_frame("messageStop", {"stopReason": _STOP.get(reply.finish_reason, "end_turn")})
-        yield event_frame("metadata", {"usage": self._usage(reply), "metrics": {"latencyMs": 1}})
+        stop = "guardrail_intervened" if blocked else _STOP.get(reply.finish_reason, "end_turn")
+        yield event_frame("messageStop", {"stopReason": stop})
+        yield event_frame("metadata", {"usage": self._usage(reply), "metrics": {"latencyMs": 1}, **trace})
 
     def default_error(self, status: int, *, model: str = "", quota: bool = False) -> tuple[str, str, str | None]:
         """Bedrock's exception for ``status`` (``quota``: ``ServiceQuotaExceededException``)."""
@@ -320,6 +327,35 @@ class BedrockFormat(WireFormat):
         """A well-framed contentBlockDelta whose JSON payload is cut off."""
         return encode_frame({":event-type": "contentBlockDelta", ":content-type": "application/json",
                              ":message-type": "event"}, b'{"contentBlockIndex": 0, "delta": {"te')
+
+
+#: What the fake answers when its guardrail intervenes (the guardrail's "blocked input messaging").
+GUARDRAIL_TEXT = "Sorry, I can't help with that."
+
+
+def guardrail(call: FakeCall) -> tuple[bool, dict[str, Any]]:
+    """``(intervened, {"trace": ...} or {})`` for a request with a top-level ``guardrailConfig``.
+
+    The fake guardrail blocks a prompt containing the word ``BLOCKED`` (a VIOLENCE content filter);
+    with ``trace`` ``enabled``/``enabled_full`` the answer carries its ``trace.guardrail``, shaped as
+    in the botocore model (wire-formats-2026 section 4).
+    """
+    config = call.body.get("guardrailConfig")
+    if not isinstance(config, Mapping):
+        return False, {}
+    blocked = "BLOCKED" in call.prompt.split()
+    if config.get("trace") not in ("enabled", "enabled_full"):
+        return blocked, {}
+    name = str(config.get("guardrailIdentifier") or "")
+    filters = [{"type": "VIOLENCE", "confidence": "HIGH", "filterStrength": "HIGH", "action": "BLOCKED",
+                "detected": True}] if blocked else []
+    assessment = {name: {"contentPolicy": {"filters": filters}, "invocationMetrics": {
+        "guardrailProcessingLatency": 1, "guardrailCoverage": {"textCharacters": {
+            "guarded": len(call.prompt), "total": len(call.prompt)}}}}}
+    trace: dict[str, Any] = {"inputAssessment": assessment}
+    if blocked:
+        trace["actionReason"] = "Guardrail blocked."
+    return blocked, {"trace": {"guardrail": trace}}
 
 
 def _reasoning_frames(index: int, reasoning: Mapping[str, Any]) -> Iterator[bytes]:
