@@ -52,6 +52,8 @@ class OutputFormat:
         strict: OpenAI's ``strict`` flag when the caller gave one, else None.
         description: The schema's description, when given.
         validate: Whether :func:`decoded` checks the answer against ``schema``.
+        from_model: The schema came from a class's ``model_json_schema()`` (Pydantic): providers
+            whose structured outputs need closed objects send :meth:`closed_schema`, as their SDKs do.
     """
 
     name: str
@@ -59,6 +61,13 @@ class OutputFormat:
     strict: bool | None = None
     description: str | None = None
     validate: bool = True
+    from_model: bool = False
+
+    def closed_schema(self) -> dict[str, Any] | None:
+        """The schema as Anthropic's and Bedrock's structured outputs take a model's: every object
+        with ``properties`` gets ``additionalProperties: false`` unless it says otherwise (what
+        anthropic's ``messages.parse`` sends for a Pydantic model). A hand-written schema is sent as given."""
+        return None if self.schema is None else _closed(self.schema) if self.from_model else self.schema
 
     def openai_chat(self) -> dict[str, Any]:
         """The Chat Completions ``response_format``."""
@@ -96,7 +105,7 @@ def output_format(value: Any, *, validate: bool = True) -> OutputFormat | None:
         if not isinstance(schema, Mapping):
             raise InvalidRequestError("response_format: model_json_schema() did not return a JSON Schema object")
         name = getattr(value, "__name__", None) or type(value).__name__
-        return OutputFormat(_name(name), dict(schema), None, _text(schema.get("description")), validate)
+        return OutputFormat(_name(name), dict(schema), None, _text(schema.get("description")), validate, True)
     if not isinstance(value, Mapping):
         raise InvalidRequestError(f"response_format must be a JSON Schema, a response-format dict or a class with "
                                   f"model_json_schema(), not {type(value).__name__}")
@@ -199,6 +208,17 @@ def _validator(schema: dict[str, Any]) -> Any:
         _validators.pop(next(iter(_validators)))
     _validators[key] = validator
     return validator
+
+
+def _closed(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    out = {key: _closed(value) for key, value in node.items()}
+    if isinstance(out.get("properties"), Mapping) and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
 
 
 def _jsonschema(module: str) -> Any:

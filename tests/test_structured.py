@@ -86,3 +86,25 @@ def test_prepare_strips_validate_output_and_checks_the_schema() -> None:
     with pytest.raises(llmclient.InvalidRequestError, match="not a valid JSON Schema at properties"):
         prepare(ChatRequest((Message("user", "hi"),), {"response_format": {"type": "object", "properties": 1}}))
     assert prepare(ChatRequest((Message("user", "hi"),), {"temperature": 0}))[1] is None
+
+
+def test_a_model_schema_is_closed_for_anthropic_and_bedrock_a_hand_written_one_is_not() -> None:
+    class Nested:
+        @classmethod
+        def model_json_schema(cls) -> dict[str, Any]:
+            return {"type": "object", "properties": {"inner": {"$ref": "#/$defs/Inner"}}, "required": ["inner"],
+                    "$defs": {"Inner": {"type": "object", "properties": {"x": {"type": "string"}}}}}
+
+    fmt = output_format(Nested)
+    assert fmt is not None and fmt.from_model
+    closed = fmt.closed_schema()
+    assert closed is not None and closed["additionalProperties"] is False
+    assert closed["$defs"]["Inner"]["additionalProperties"] is False
+    assert fmt.schema is not None and "additionalProperties" not in fmt.schema  # validation uses the original
+    given = output_format(SCHEMA)
+    assert given is not None and given.closed_schema() == SCHEMA
+    from llmclient.providers.anthropic import AnthropicAdapter
+
+    body = AnthropicAdapter({"model": "claude-x"}).body(ChatRequest((Message("user", "hi"),),
+                                                                    {"response_format": Nested}), stream=False)
+    assert body["output_config"]["format"]["schema"]["additionalProperties"] is False

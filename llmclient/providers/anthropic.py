@@ -9,14 +9,17 @@ same-role turns merged, tool results sent as ``tool_result`` blocks in user turn
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any, Mapping
 
 from ..errors import ConfigError, LLMError, RateLimitError
 from ..models import (
+    AudioPart,
     ChatRequest,
     Completion,
+    DocumentPart,
     HttpRequest,
     HttpResponse,
     ImagePart,
@@ -34,6 +37,7 @@ from ..structured import output_format
 from .anthropic_stream import ERROR_TYPE_STATUS, STOP_REASONS, AnthropicStreamDecoder, anthropic_usage
 from .api_key_client import ApiKeyClient
 from .base import ProviderAdapter, inline_image
+from .parts import document_inline, refuse
 from .reasoning import REASONING_PARAMS, has_own_thinking, open_tool_turn, reasoning_of, replay_call, replay_parts
 from .status import class_for_status, http_error, refine_class, unexpected_success_body
 
@@ -283,7 +287,7 @@ def _output_format(body: dict[str, Any], value: Any) -> None:
     config.pop("format", None)
     fmt = output_format(value)
     if fmt is not None and fmt.schema is not None:
-        config["format"] = {"type": "json_schema", "schema": fmt.schema}
+        config["format"] = {"type": "json_schema", "schema": fmt.closed_schema()}
     body["output_config"] = config or None
 
 
@@ -322,7 +326,35 @@ def _render_part(part: Any) -> dict[str, Any] | None:
         if inline is not None:
             return {"type": "image", "source": {"type": "base64", "media_type": inline[0], "data": inline[1]}}
         return {"type": "image", "source": {"type": "url", "url": part.url or ""}}
+    if isinstance(part, DocumentPart):
+        return _document_block(part)
+    if isinstance(part, AudioPart):
+        raise refuse(part, "the Anthropic API", "Claude takes no audio input")
     raise ConfigError(f"cannot send a {type(part).__name__} to the Anthropic API")
+
+
+def _document_block(part: DocumentPart) -> dict[str, Any]:
+    """A ``document`` block: ``source`` base64 (PDF), text (plain text), url or file (Files API)."""
+    source: dict[str, Any]
+    inline = document_inline(part)
+    if part.file_id is not None:
+        source = {"type": "file", "file_id": part.file_id}
+    elif inline is None:
+        source = {"type": "url", "url": part.url}
+    elif inline[0] == "application/pdf":
+        source = {"type": "base64", "media_type": "application/pdf", "data": inline[1]}
+    elif inline[0].startswith("text/"):
+        try:
+            text = base64.b64decode(inline[1], validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise refuse(part, "the Anthropic API", "a text document must be UTF-8 text in base64") from None
+        source = {"type": "text", "media_type": "text/plain", "data": text}
+    else:
+        raise refuse(part, "the Anthropic API", "documents are PDF or plain text")
+    block: dict[str, Any] = {"type": "document", "source": source}
+    if part.filename:
+        block["title"] = part.filename
+    return block
 
 
 class AnthropicClient(ApiKeyClient):

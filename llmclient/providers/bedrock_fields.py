@@ -41,7 +41,7 @@ def output_config(current: Any, response_format: Any) -> dict[str, Any] | None:
     config = dict(current or {})
     fmt = output_format(response_format)
     if fmt is not None and fmt.schema is not None:
-        spec: dict[str, Any] = {"name": fmt.name, "schema": json.dumps(fmt.schema)}
+        spec: dict[str, Any] = {"name": fmt.name, "schema": json.dumps(fmt.closed_schema())}
         if fmt.description:
             spec["description"] = fmt.description
         config["textFormat"] = {"type": "json_schema", "structure": {"jsonSchema": spec}}
