@@ -187,7 +187,7 @@ class LeafClient(Client):
 
         For provider batch APIs and debugging; its repr hides credentials.
         """
-        return self._signed(ChatRequest(to_messages(messages), params), stream=stream)
+        return self._signed(prepare_output(ChatRequest(to_messages(messages), params))[0], stream=stream)
 
     def parse_response(self, status_code: int, headers: Mapping[str, str], body: bytes | str) -> Completion:
         """Turn a stored response into a :class:`Completion` (or raise its typed error)."""

@@ -164,3 +164,10 @@ def test_the_fake_refuses_response_format_where_the_api_does(server: FakeLLMServ
         "model": "claude-x", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}],
         "response_format": FORMAT}, headers={"x-api-key": "k", "anthropic-version": "2023-06-01"}, timeout=10)
     assert answer.status_code == 400 and "response_format" in answer.text
+
+
+def test_build_request_sends_what_complete_sends() -> None:
+    client = llmclient.AnthropicClient("claude-sonnet-4-6", api_key="k")
+    body = client.build_request("hi", response_format=SCHEMA, validate_output=False).json()
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
+    assert "validate_output" not in body and "response_format" not in body
