@@ -171,3 +171,12 @@ def test_build_request_sends_what_complete_sends() -> None:
     body = client.build_request("hi", response_format=SCHEMA, validate_output=False).json()
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
     assert "validate_output" not in body and "response_format" not in body
+
+
+def test_fallback_on_can_name_structured_output_error(server: FakeLLMServer) -> None:
+    first = llmclient.OpenAIClient("gpt-5.2", api_key="k", base_url=server.openai_base_url, max_tokens=1)
+    picky = llmclient.FallbackClient([first, CLIENTS["google-ai"](server)], fallback_on=["StructuredOutputError"])
+    assert picky.complete("Weather in Paris?", response_format=FORMAT).provider == "google-ai"
+    strict = llmclient.FallbackClient([first, CLIENTS["google-ai"](server)], fallback_on=["rate_limit"])
+    with pytest.raises(llmclient.StructuredOutputError):
+        strict.complete("Weather in Paris?", response_format=FORMAT)
