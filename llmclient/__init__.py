@@ -34,9 +34,11 @@ from .errors import (
 )
 from .models import (
     Attempt,
+    AudioPart,
     ChatRequest,
     Chunk,
     Completion,
+    DocumentPart,
     HttpRequest,
     HttpResponse,
     ImagePart,
@@ -123,6 +125,8 @@ __all__ = [
     "Message",
     "TextPart",
     "ImagePart",
+    "DocumentPart",
+    "AudioPart",
     "Tool",
     "ToolCall",
     "ChatRequest",

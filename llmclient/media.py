@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .errors import ConfigError, InvalidRequestError, LLMError
-from .messages import ChatRequest, ImagePart, Message
+from .messages import AudioPart, ChatRequest, DocumentPart, ImagePart, Message, audio_format
 from .redaction import redact_url
 
 if TYPE_CHECKING:
@@ -32,10 +32,12 @@ __all__ = ["MODES", "PROVIDER_DEFAULTS", "MediaPolicy", "download"]
 MODES = ("send_base64", "send_url", "send_url_add_mime_type", "send_base64_unless_google_url")
 KINDS = ("image", "audio", "pdf", "video")
 
-#: BAML's defaults per provider and media kind (its media_url_handler docs).
+#: BAML's defaults per provider and media kind (its media_url_handler docs), except that
+#: OpenAI and Azure download a PDF URL: Chat Completions' ``file`` part has ``file_data`` and
+#: ``file_id`` but no ``file_url`` (wire-formats-2026 section 5), so a URL cannot be passed on.
 PROVIDER_DEFAULTS: Mapping[str, Mapping[str, str]] = {
-    "openai": {"image": "send_url", "audio": "send_base64", "pdf": "send_url", "video": "send_url"},
-    "azure-openai": {"image": "send_url", "audio": "send_base64", "pdf": "send_url", "video": "send_url"},
+    "openai": {"image": "send_url", "audio": "send_base64", "pdf": "send_base64", "video": "send_url"},
+    "azure-openai": {"image": "send_url", "audio": "send_base64", "pdf": "send_base64", "video": "send_url"},
     "anthropic": {"image": "send_url", "audio": "send_url", "pdf": "send_base64", "video": "send_url"},
     "google-ai": {"image": "send_base64_unless_google_url", "audio": "send_url", "pdf": "send_url",
                   "video": "send_url"},
@@ -101,6 +103,11 @@ class MediaPolicy:
         return replace(request, messages=tuple(messages)) if changed else request
 
     def _part(self, part: Any, fetch: Callable[[str], tuple[bytes, str | None]]) -> Any:
+        """One part under its kind's mode: images as ``image``, documents as ``pdf``, audio as ``audio``."""
+        if isinstance(part, DocumentPart):
+            return self._document(part, fetch)
+        if isinstance(part, AudioPart):
+            return self._audio(part, fetch)
         if not isinstance(part, ImagePart) or part.url is None or part.url.startswith("data:"):
             return part
         mode = self.modes.get("image", "send_url")
@@ -117,6 +124,40 @@ class MediaPolicy:
         raw, found = fetch(part.url)
         media_type = part.media_type or found or mimetypes.guess_type(part.url.split("?", 1)[0])[0] or "image/png"
         return ImagePart.from_bytes(raw, media_type, detail=part.detail)
+
+    def _wants_bytes(self, kind: str, url: str | None) -> bool:
+        if url is None or url.startswith("data:"):
+            return False
+        mode = self.modes.get(kind, "send_url")
+        return mode == "send_base64" or (mode == "send_base64_unless_google_url" and not url.startswith("gs://"))
+
+    def _document(self, part: DocumentPart, fetch: Callable[[str], tuple[bytes, str | None]]) -> DocumentPart:
+        if not self._wants_bytes("pdf", part.url) or part.url is None or part.url.startswith("s3://"):
+            return part  # s3:// is Bedrock's own location, never downloaded
+        raw, found = fetch(part.url)
+        media_type = part.media_type or _useful(found) or _guess(part.url) or "application/pdf"
+        name = part.filename or part.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or None
+        return DocumentPart.from_bytes(raw, media_type, filename=name)
+
+    def _audio(self, part: AudioPart, fetch: Callable[[str], tuple[bytes, str | None]]) -> AudioPart:
+        if part.url is None or part.url.startswith("data:"):
+            return part
+        if self.modes.get("audio") == "send_url_add_mime_type":
+            return part if part.format else replace(part, format=audio_format(_guess(part.url)) or part.format)
+        if not self._wants_bytes("audio", part.url):
+            return part
+        raw, found = fetch(part.url)
+        fmt = part.format or audio_format(found) or audio_format(_guess(part.url)) or "wav"
+        return AudioPart.from_bytes(raw, fmt)
+
+
+def _guess(url: str) -> str | None:
+    return mimetypes.guess_type(url.split("?", 1)[0])[0]
+
+
+def _useful(media_type: str | None) -> str | None:
+    """A server's content type, unless it says nothing (``application/octet-stream``)."""
+    return None if media_type in (None, "application/octet-stream") else media_type
 
 
 def download(transport: Transport, url: str, *, max_bytes: int, timeout_s: float) -> tuple[bytes, str | None]:

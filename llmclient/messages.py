@@ -2,7 +2,7 @@
 
 ``to_messages`` accepts what callers write (a prompt string, OpenAI-style dicts, ``Message``
 objects) and ``to_tools`` the tool specs; both raise a typed error naming the bad item.
-Besides content (text, images), parts carry provider reasoning state (thinking with its
+Besides content (text, images, documents, audio), parts carry provider reasoning state (thinking with its
 signature, redacted thinking, Gemini's signatures), labelled with the provider that made it,
 so that an assistant turn can be replayed to that provider and left out for the others.
 Everything here is a frozen dataclass; nothing does I/O. Re-exported by ``llmclient.models``,
@@ -21,6 +21,8 @@ from .errors import InvalidRequestError
 __all__ = [
     "TextPart",
     "ImagePart",
+    "DocumentPart",
+    "AudioPart",
     "ThinkingPart",
     "RedactedThinkingPart",
     "Part",
@@ -77,6 +79,90 @@ class ImagePart:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentPart:
+    """A document (a PDF, or another file type) inside a message.
+
+    Exactly one of base64 ``data`` (with its ``media_type``, PDF by default), a ``url``, or a
+    provider's ``file_id`` (an uploaded file: OpenAI ``file-...``, Anthropic ``file_...``, a
+    Gemini file URI). ``filename`` names it where the provider wants a name (OpenAI's
+    ``filename``, Anthropic's ``title``, Bedrock's required ``name``). Providers that cannot
+    fetch a URL get it downloaded and inlined (see :mod:`llmclient.media`); a provider that
+    takes no such part refuses it with an :class:`InvalidRequestError` before sending.
+    """
+
+    data: str | None = field(default=None, repr=False)
+    media_type: str | None = None
+    url: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+
+    def __post_init__(self) -> None:
+        if sum(x is not None for x in (self.data, self.url, self.file_id)) != 1:
+            raise InvalidRequestError("a document needs exactly one of data, url or file_id")
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, media_type: str = "application/pdf", filename: str | None = None) -> DocumentPart:
+        """Build a document part from raw bytes (base64-encoded here)."""
+        return cls(data=base64.b64encode(raw).decode("ascii"), media_type=media_type, filename=filename)
+
+    @property
+    def mime_type(self) -> str:
+        """The media type, ``application/pdf`` when none was given."""
+        return self.media_type or "application/pdf"
+
+    @property
+    def data_url(self) -> str | None:
+        """The bytes as a ``data:`` URL (None for a URL or file id)."""
+        return None if self.data is None else f"data:{self.mime_type};base64,{self.data}"
+
+
+#: Audio formats and their media types (the formats OpenAI, Gemini and Bedrock name).
+AUDIO_MEDIA_TYPES: Mapping[str, str] = {
+    "wav": "audio/wav", "mp3": "audio/mp3", "aac": "audio/aac", "flac": "audio/flac", "ogg": "audio/ogg",
+    "opus": "audio/opus", "webm": "audio/webm", "m4a": "audio/mp4", "mp4": "audio/mp4", "pcm": "audio/pcm",
+    "aiff": "audio/aiff",
+}
+_AUDIO_FORMATS = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav", "audio/mpeg": "mp3",
+                  "audio/mp3": "mp3", "audio/aac": "aac", "audio/flac": "flac", "audio/ogg": "ogg",
+                  "audio/opus": "opus", "audio/webm": "webm", "audio/mp4": "m4a", "audio/x-m4a": "m4a",
+                  "audio/pcm": "pcm", "audio/aiff": "aiff"}
+
+
+def audio_format(media_type: str | None) -> str | None:
+    """The audio ``format`` word (``wav``, ``mp3``...) of a media type; None when unknown."""
+    return _AUDIO_FORMATS.get((media_type or "").split(";", 1)[0].strip().lower())
+
+
+@dataclass(frozen=True, slots=True)
+class AudioPart:
+    """An audio clip inside a message: base64 ``data`` with its ``format`` (``wav``, ``mp3``...), or a ``url``.
+
+    OpenAI's ``input_audio`` (bare base64 plus format), Gemini's ``inlineData`` and Bedrock's
+    ``audio`` block. A URL is downloaded and inlined for providers that want the bytes (see
+    :mod:`llmclient.media`); Anthropic and the Responses API take no audio and refuse it.
+    """
+
+    data: str | None = field(default=None, repr=False)
+    format: str | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.data is None):
+            raise InvalidRequestError("an audio part needs exactly one of url or data")
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, format: str) -> AudioPart:
+        """Build an audio part from raw bytes (base64-encoded here)."""
+        return cls(data=base64.b64encode(raw).decode("ascii"), format=format)
+
+    @property
+    def media_type(self) -> str:
+        """``audio/<format>`` (``audio/wav`` when no format was given)."""
+        fmt = (self.format or "wav").lower()
+        return AUDIO_MEDIA_TYPES.get(fmt, f"audio/{fmt}")
+
+
+@dataclass(frozen=True, slots=True)
 class ThinkingPart:
     """Reasoning a model showed (or summarised), with the signature that vouches for it.
 
@@ -106,7 +192,7 @@ class RedactedThinkingPart:
     source: str | None = None
 
 
-Part = Union[TextPart, ImagePart, ThinkingPart, RedactedThinkingPart]
+Part = Union[TextPart, ImagePart, DocumentPart, AudioPart, ThinkingPart, RedactedThinkingPart]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +285,8 @@ def to_messages(messages: MessagesInput) -> tuple[Message, ...]:
 
     Accepts a string (one user turn), a :class:`Message`, an OpenAI-style dict, or a
     list of those. OpenAI content parts (``text``, ``image_url`` with a URL or a
-    ``data:`` URL) and tool turns (``tool_calls``, ``role: tool``) are understood.
+    ``data:`` URL, ``file`` with ``file_data`` or ``file_id``, ``input_audio``) and tool turns
+    (``tool_calls``, ``role: tool``) are understood.
 
     Raises:
         InvalidRequestError: A message has no role, an unknown part type, or no messages.
@@ -252,7 +339,7 @@ def _message_from_dict(d: Mapping[str, Any], index: int) -> Message:
 
 
 def _part_from_dict(p: Any, index: int, j: int) -> Part:
-    if isinstance(p, (TextPart, ImagePart, ThinkingPart, RedactedThinkingPart)):
+    if isinstance(p, (TextPart, ImagePart, DocumentPart, AudioPart, ThinkingPart, RedactedThinkingPart)):
         return p
     if isinstance(p, str):
         return TextPart(p)
@@ -261,8 +348,9 @@ def _part_from_dict(p: Any, index: int, j: int) -> Part:
         return _known_part(p, kind)
     except (KeyError, TypeError, AttributeError):
         raise InvalidRequestError(f"messages[{index}].content[{j}]: a {kind!r} part is missing a field "
-                                  "(text parts need 'text', image_url parts need 'image_url.url', thinking "
-                                  "parts 'thinking', redacted_thinking parts 'data')") from None
+                                  "(text parts need 'text', image_url parts need 'image_url.url', file parts "
+                                  "'file.file_data' or 'file.file_id', input_audio parts 'input_audio.data', "
+                                  "thinking parts 'thinking', redacted_thinking parts 'data')") from None
     except _UnknownPart:
         raise InvalidRequestError(f"messages[{index}].content[{j}] has unknown part type {kind!r}") from None
 
@@ -296,11 +384,29 @@ def _known_part(p: Any, kind: Any) -> Part:
         return ImagePart(url=url, detail=detail)
     if kind == "image":
         return ImagePart(url=p.get("url"), data=p.get("data"), media_type=p.get("media_type"), detail=p.get("detail"))
+    if kind == "file":  # OpenAI Chat: {"file": {"file_data": "data:...;base64,...", "filename"} | {"file_id"}}
+        return _document_from_dict(p["file"])
+    if kind == "input_audio":  # OpenAI Chat: bare base64 plus its format
+        audio = p["input_audio"]
+        return AudioPart(data=_string(audio["data"]), format=audio.get("format"))
     if kind == "thinking":  # Anthropic's block form; "source" is llmclient's own key
         return ThinkingPart(_string(p["thinking"]), signature=p.get("signature") or None, source=p.get("source"))
     if kind == "redacted_thinking":
         return RedactedThinkingPart(_string(p["data"]), source=p.get("source"))
     raise _UnknownPart
+
+
+def _document_from_dict(f: Mapping[str, Any]) -> DocumentPart:
+    filename = f.get("filename")
+    if f.get("file_id") is not None:
+        return DocumentPart(file_id=_string(f["file_id"]), filename=filename)
+    data = _string(f["file_data"])
+    inline = split_data_url(data)
+    if inline is not None:
+        return DocumentPart(data=inline[1], media_type=inline[0], filename=filename)
+    if data.startswith(("http://", "https://")):
+        return DocumentPart(url=data, filename=filename)
+    return DocumentPart(data=data, filename=filename)  # bare base64: a PDF unless said otherwise
 
 
 def _string(value: Any) -> str:

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .errors import LLMError
 from .messages import (
+    AudioPart,
     ChatRequest,
+    DocumentPart,
     ImagePart,
     Message,
     MessagesInput,
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = [
     "TextPart",
     "ImagePart",
+    "DocumentPart",
+    "AudioPart",
     "ThinkingPart",
     "RedactedThinkingPart",
     "Part",

@@ -37,6 +37,8 @@ EXPECTED_ALL = [
     "Message",
     "TextPart",
     "ImagePart",
+    "DocumentPart",
+    "AudioPart",
     "Tool",
     "ToolCall",
     "ChatRequest",

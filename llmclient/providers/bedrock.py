@@ -20,8 +20,10 @@ from ..auth.aws import AwsCredentialSource, BedrockAuth
 from ..auth.base import AuthProvider
 from ..errors import ConfigError, InvalidRequestError, LLMError
 from ..models import (
+    AudioPart,
     ChatRequest,
     Completion,
+    DocumentPart,
     HttpRequest,
     HttpResponse,
     ImagePart,
@@ -49,6 +51,7 @@ from .bedrock_stream import (
     bedrock_usage,
     reasoning_part,
 )
+from .parts import bedrock_block
 from .reasoning import REASONING_PARAMS, reasoning_of, replay_call, replay_parts
 
 __all__ = ["BedrockAdapter", "BedrockStreamDecoder", "BedrockClient", "bedrock_usage", "bedrock_error_class",
@@ -327,6 +330,8 @@ def _render_part(part: Any) -> dict[str, Any] | None:
         if fmt is None:
             raise ConfigError(f"Bedrock does not take images of type {media_type!r} (png, jpeg, gif, webp)")
         return {"image": {"format": fmt, "source": {"bytes": data}}}
+    if isinstance(part, (DocumentPart, AudioPart)):
+        return bedrock_block(part)
     raise ConfigError(f"cannot send a {type(part).__name__} to Bedrock")
 
 

@@ -17,8 +17,9 @@ import mimetypes
 from typing import Any, Mapping
 
 from ..errors import ConfigError
-from ..messages import ImagePart, Message, Part, RedactedThinkingPart, TextPart, ThinkingPart
+from ..messages import AudioPart, DocumentPart, ImagePart, Message, Part, RedactedThinkingPart, TextPart, ThinkingPart
 from .base import inline_image
+from .parts import audio_inline, document_inline
 from .reasoning import Reasoning, replay_call, replay_parts
 from .roles import RolePolicy
 
@@ -116,6 +117,17 @@ def _render_part(part: Any) -> dict[str, Any]:
         url = part.url or ""
         media_type = part.media_type or mimetypes.guess_type(url.split("?")[0])[0]
         return {"fileData": {**({"mimeType": media_type} if media_type else {}), "fileUri": url}}
+    if isinstance(part, DocumentPart):  # inlineData, or fileData for a URL or an uploaded file's URI
+        inline = document_inline(part)
+        if inline is not None:
+            return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
+        return {"fileData": {"mimeType": part.mime_type, "fileUri": part.file_id or part.url}}
+    if isinstance(part, AudioPart):
+        sound = audio_inline(part)
+        if sound is not None:
+            return {"inlineData": {"mimeType": AudioPart(data="", format=sound[0]).media_type, "data": sound[1]}}
+        guessed = part.media_type if part.format else mimetypes.guess_type((part.url or "").split("?")[0])[0]
+        return {"fileData": {"mimeType": guessed or part.media_type, "fileUri": part.url}}
     raise ConfigError(f"cannot send a {type(part).__name__} to the Gemini API")
 
 

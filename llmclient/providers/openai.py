@@ -16,8 +16,10 @@ from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider
 from ..errors import ConfigError, LLMError, RateLimitError
 from ..models import (
+    AudioPart,
     ChatRequest,
     Completion,
+    DocumentPart,
     HttpResponse,
     ImagePart,
     Message,
@@ -41,6 +43,7 @@ from .openai_stream import (
     openai_usage,
     reasoning_text,
 )
+from .parts import audio_inline, document_inline, refuse
 from .reasoning import reasoning_of, replay_parts
 from .status import class_for_status, http_error, refine_class
 
@@ -224,7 +227,25 @@ def _render_part(part: Any) -> dict[str, Any]:
         if part.detail:
             image["detail"] = part.detail
         return {"type": "image_url", "image_url": image}
+    if isinstance(part, DocumentPart):  # Chat has file_data (a data URL) and file_id, no file_url
+        return {"type": "file", "file": _chat_file(part)}
+    if isinstance(part, AudioPart):
+        inline = audio_inline(part)
+        if inline is None:
+            raise refuse(part, "OpenAI Chat Completions", "it takes audio as base64 data, not a URL "
+                         "(media_url_handler.audio: send_base64 downloads it)")
+        return {"type": "input_audio", "input_audio": {"data": inline[1], "format": inline[0]}}
     raise ConfigError(f"cannot send a {type(part).__name__} to an OpenAI-style API")
+
+
+def _chat_file(part: DocumentPart) -> dict[str, Any]:
+    if part.file_id is not None:
+        return {"file_id": part.file_id, **({"filename": part.filename} if part.filename else {})}
+    inline = document_inline(part)
+    if inline is None:
+        raise refuse(part, "OpenAI Chat Completions", "it takes file_data or file_id, not a URL "
+                     "(media_url_handler.pdf: send_base64 downloads it)")
+    return {"filename": part.filename or "document.pdf", "file_data": f"data:{inline[0]};base64,{inline[1]}"}
 
 
 def chat_tool_choice(value: Any) -> Any:

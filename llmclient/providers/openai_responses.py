@@ -30,8 +30,10 @@ from ..auth.base import AuthProvider
 from ..errors import ConfigError, LLMError, ProviderError, RateLimitError
 from ..messages import Tool
 from ..models import (
+    AudioPart,
     ChatRequest,
     Completion,
+    DocumentPart,
     HttpResponse,
     ImagePart,
     Message,
@@ -57,6 +59,7 @@ from .openai_responses_stream import (
     responses_usage,
 )
 from .openai_stream import ERROR_TYPE_STATUS, openai_error_object
+from .parts import document_inline, refuse
 from .reasoning import REASONING_PARAMS, reasoning_of, replay_parts
 from .status import class_for_status, http_error, refine_class
 
@@ -283,6 +286,17 @@ def _render_part(part: Any) -> dict[str, Any]:
         return {"type": "input_text", "text": part.text}
     if isinstance(part, ImagePart):
         return {"type": "input_image", "image_url": part.data_url, "detail": part.detail or "auto"}
+    if isinstance(part, DocumentPart):  # input_file: file_data (a data URL, with filename), file_id or file_url
+        if part.file_id is not None:
+            return {"type": "input_file", "file_id": part.file_id}
+        inline = document_inline(part)
+        if inline is None:
+            return {"type": "input_file", "file_url": part.url}
+        return {"type": "input_file", "filename": part.filename or "document.pdf",
+                "file_data": f"data:{inline[0]};base64,{inline[1]}"}
+    if isinstance(part, AudioPart):
+        raise refuse(part, "the OpenAI Responses API", "it takes no audio input (use provider openai, Chat "
+                     "Completions' input_audio)")
     raise ConfigError(f"cannot send a {type(part).__name__} to the OpenAI Responses API")
 
 
