@@ -127,19 +127,22 @@ def output_format(value: Any, *, validate: bool = True) -> OutputFormat | None:
     return OutputFormat(_name(value.get("title")), dict(value), None, _text(value.get("description")), validate)
 
 
-def prepare(request: ChatRequest) -> tuple[ChatRequest, OutputFormat | None]:
+def prepare(request: ChatRequest, default: Any = None) -> tuple[ChatRequest, OutputFormat | None]:
     """The request without ``validate_output``, and its output format (schema checked now).
+
+    ``default`` is the client's own ``response_format`` option, used when the call gives none
+    (a call's ``response_format=None`` removes it, as for any option).
 
     A schema that is not a valid JSON Schema is an InvalidRequestError naming where, raised
     before anything is sent (checked only when validation is on).
     """
     params = request.params
-    if "response_format" not in params and VALIDATE_PARAM not in params:
+    if "response_format" not in params and VALIDATE_PARAM not in params and default is None:
         return request, None
     validate = params.get(VALIDATE_PARAM, True) is not False
     if VALIDATE_PARAM in params:
         request = ChatRequest(request.messages, {k: v for k, v in params.items() if k != VALIDATE_PARAM})
-    fmt = output_format(params.get("response_format"), validate=validate)
+    fmt = output_format(params["response_format"] if "response_format" in params else default, validate=validate)
     if fmt is not None and fmt.schema is not None and fmt.validate:
         _validator(fmt.schema)
     return request, fmt

@@ -85,6 +85,8 @@ class LeafClient(Client):
         #: What a media URL becomes (BAML's ``media_url_handler``); None when nothing is ever downloaded.
         self.media = MediaPolicy.for_client(adapter.provider, options, where=f"client {name!r}")
         limits = options.get("rate_limit") or {}
+        #: The ``response_format`` option, decoded into ``Completion.parsed`` when a call gives none.
+        self.output_default = options.get("response_format")
         self.rate_limiter = RateLimiter(limits.get("requests_per_minute"), limits.get("tokens_per_minute"),
                                         clock=self.runtime.clock) if limits else None
 
@@ -96,7 +98,7 @@ class LeafClient(Client):
         return completion.with_attempts(context.attempts)
 
     def _complete_once(self, request: ChatRequest, context: CallContext, number: int) -> Completion:
-        request, output = prepare_output(request)  # response_format: Completion.parsed (llmclient.structured)
+        request, output = prepare_output(request, self.output_default)  # Completion.parsed: llmclient.structured
         sent = self._send(request, context, number, stream=False)
         completed = self._completed(self.adapter.parse_response(sent.answer, sent.secrets), sent.answer.headers)
         return decoded_output(completed, output)
@@ -119,7 +121,7 @@ class LeafClient(Client):
         if not self.supports_streaming:
             completion = self.invoke(request, context)
             return Stream(iter(chunks_of(completion)), finish=lambda acc: completion, close=lambda: None)
-        request, output = prepare_output(request)
+        request, output = prepare_output(request, self.output_default)
         opened, estimate = self._with_retries(request, context, self._open_stream_once)
 
         def finish(acc: StreamAccumulator) -> Completion:

@@ -180,3 +180,17 @@ def test_fallback_on_can_name_structured_output_error(server: FakeLLMServer) -> 
     strict = llmclient.FallbackClient([first, CLIENTS["google-ai"](server)], fallback_on=["rate_limit"])
     with pytest.raises(llmclient.StructuredOutputError):
         strict.complete("Weather in Paris?", response_format=FORMAT)
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "google-ai"])
+def test_a_response_format_option_is_decoded_too_and_a_call_can_remove_it(server: FakeLLMServer, kind: str) -> None:
+    make = {"openai": lambda: llmclient.OpenAIClient("gpt-5.2", api_key="k", base_url=server.openai_base_url,
+                                                     response_format=FORMAT),
+            "anthropic": lambda: llmclient.AnthropicClient("claude-x", api_key="k", base_url=server.url,
+                                                           response_format=FORMAT),
+            "google-ai": lambda: llmclient.GoogleAIClient("gemini-x", api_key="k", base_url=server.url + "/v1beta",
+                                                          response_format=FORMAT)}
+    client = make[kind]()
+    assert client.complete("Weather in Paris?").parsed == {"city": "Weather in Paris?", "temp_c": 0}
+    plain = client.complete("Weather in Paris?", response_format=None)
+    assert plain.parsed is None and plain.text.startswith("Echo")
