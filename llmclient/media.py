@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .errors import ConfigError, InvalidRequestError, LLMError
-from .messages import AudioPart, ChatRequest, DocumentPart, ImagePart, Message, audio_format
+from .file_parts import AudioPart, DocumentPart, audio_format
+from .messages import ChatRequest, ImagePart, Message
 from .redaction import redact_url
 
 if TYPE_CHECKING:

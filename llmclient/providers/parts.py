@@ -14,7 +14,8 @@ import re
 from typing import Any
 
 from ..errors import InvalidRequestError
-from ..messages import AudioPart, DocumentPart, audio_format, split_data_url
+from ..file_parts import AudioPart, DocumentPart, audio_format
+from ..messages import split_data_url
 
 __all__ = ["describe", "refuse", "audio_inline", "document_inline", "document_name"]
 
