@@ -20,16 +20,12 @@ from ..auth.aws import AwsCredentialSource, BedrockAuth
 from ..auth.base import AuthProvider
 from ..errors import ConfigError, InvalidRequestError, LLMError
 from ..models import (
-    AudioPart,
     ChatRequest,
     Completion,
-    DocumentPart,
     HttpRequest,
     HttpResponse,
-    ImagePart,
     Message,
     Part,
-    RedactedThinkingPart,
     TextPart,
     ThinkingPart,
     ToolCall,
@@ -39,8 +35,11 @@ from ..retry import RetryPolicy
 from ..runtime import Runtime
 from ..secrets import resolve, to_ref
 from .anthropic import DEFAULT_MAX_TOKENS, thinking_off_for_replay
-from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, given_options, inline_image
+from .base import COMMON_OPTIONS, LeafClient, ProviderAdapter, given_options
 from .bedrock_fields import CONVERSE_FIELDS, cache_point, output_config
+from .bedrock_messages import render_part as _render_part
+from .bedrock_messages import tool_choice as _tool_choice
+from .bedrock_messages import tool_result as _tool_result
 from .bedrock_stream import (
     REASONING_SOURCE,
     STOP_REASONS,
@@ -51,7 +50,6 @@ from .bedrock_stream import (
     bedrock_usage,
     reasoning_part,
 )
-from .parts import bedrock_block
 from .reasoning import REASONING_PARAMS, reasoning_of, replay_call, replay_parts
 
 __all__ = ["BedrockAdapter", "BedrockStreamDecoder", "BedrockClient", "bedrock_usage", "bedrock_error_class",
@@ -69,8 +67,6 @@ BEDROCK_OPTIONS = frozenset({"model", "region", "access_key_id", "secret_access_
 INFERENCE_FIELDS = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP",
                     "stop_sequences": "stopSequences", "stop": "stopSequences"}
 
-_IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif",
-                  "image/webp": "webp"}
 
 
 class BedrockAdapter(ProviderAdapter):
@@ -283,56 +279,6 @@ class BedrockAdapter(ProviderAdapter):
                     if k in body}
         return count_post(self, self.url(stream=False).rsplit("/", 1)[0] + "/count-tokens",
                           {"input": {"converse": converse}})
-
-
-def _tool_choice(value: Any) -> dict[str, Any] | None:
-    if value is None or value == "auto":
-        return {"auto": {}}
-    if value == "none":
-        return None
-    if value in ("any", "required"):
-        return {"any": {}}
-    if isinstance(value, Mapping) and value.get("type") == "function":
-        value = (value.get("function") or {}).get("name")
-    if isinstance(value, str):
-        return {"tool": {"name": value}}
-    return dict(value)
-
-
-def _tool_result(message: Message) -> dict[str, Any]:
-    text = message.text
-    content: list[dict[str, Any]]
-    try:
-        value = json.loads(text)
-    except ValueError:
-        value = None
-    content = [{"json": value}] if isinstance(value, dict) else [{"text": text}]
-    status = "error" if (message.metadata or {}).get("is_error") else "success"
-    return {"toolResult": {"toolUseId": message.tool_call_id or "", "content": content, "status": status}}
-
-
-def _render_part(part: Any) -> dict[str, Any] | None:
-    if isinstance(part, TextPart):
-        return {"text": part.text}
-    if isinstance(part, ThinkingPart):  # own reasoning (replay_parts dropped the rest); unsigned: not sent
-        if not part.signature:
-            return None
-        return {"reasoningContent": {"reasoningText": {"text": part.text, "signature": part.signature}}}
-    if isinstance(part, RedactedThinkingPart):
-        return {"reasoningContent": {"redactedContent": part.data}}
-    if isinstance(part, ImagePart):
-        inline = inline_image(part)
-        if inline is None:
-            raise ConfigError("Bedrock takes images as bytes: use ImagePart.from_bytes(...) or a data: URL, "
-                              "not a web address")
-        media_type, data = inline
-        fmt = _IMAGE_FORMATS.get(media_type.lower())
-        if fmt is None:
-            raise ConfigError(f"Bedrock does not take images of type {media_type!r} (png, jpeg, gif, webp)")
-        return {"image": {"format": fmt, "source": {"bytes": data}}}
-    if isinstance(part, (DocumentPart, AudioPart)):
-        return bedrock_block(part)
-    raise ConfigError(f"cannot send a {type(part).__name__} to Bedrock")
 
 
 def bedrock_options(options: Mapping[str, Any]) -> dict[str, Any]:
