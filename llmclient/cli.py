@@ -15,7 +15,8 @@ import logging
 import math
 import sys
 import threading
-from typing import TYPE_CHECKING, Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 from .errors import ConfigError, LLMError
 

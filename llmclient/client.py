@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from . import hooks as _hook_registry
 from .errors import CancelledError, LLMError, TokenCountUnavailableError

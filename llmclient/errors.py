@@ -31,7 +31,8 @@ ship errors between processes). Subclasses, in llmclient or in your code, inheri
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "LLMError",

@@ -17,8 +17,9 @@ an attempt's request was sent: ``ResponseReceived.elapsed_s`` and the Collector'
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import LLMError
 from .hooks import EventHook, Hooks, as_hooks, emit

@@ -8,8 +8,8 @@ download share. Frozen dataclasses; nothing does I/O.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from .errors import InvalidRequestError
 

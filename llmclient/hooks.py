@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Callable, Iterable, Union
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
     from .events import Event

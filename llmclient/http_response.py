@@ -15,7 +15,8 @@ lower layer's exception kept (redacted) as ``__cause__``.
 from __future__ import annotations
 
 import http.client
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from urllib3.exceptions import InvalidChunkLength, ProtocolError, ReadTimeoutError
 

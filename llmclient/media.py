@@ -16,8 +16,9 @@ anything is sent to the provider.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, InvalidRequestError, LLMError
 from .file_parts import AudioPart, DocumentPart, audio_format

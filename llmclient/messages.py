@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Union
 
 from .errors import InvalidRequestError
 from .file_parts import AudioPart, DocumentPart

@@ -19,9 +19,9 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
 
 __all__ = ["RateLimit", "parse_rate_limit", "parse_duration", "note", "take"]
 

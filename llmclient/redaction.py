@@ -13,7 +13,7 @@ Credentials are removed three ways, because each catches what the others miss:
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = ["REDACTED", "SENSITIVE_HEADERS", "RedactedCause", "redact_headers", "redact_url", "redact_text"]

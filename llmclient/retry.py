@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import random as _random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import AuthError, CancelledError, ConfigError, LLMError
 

@@ -8,9 +8,10 @@ a failure after content reached the caller into a StreamError carrying the parti
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .errors import LLMError, StreamError
 from .hooks import EventHook, emit

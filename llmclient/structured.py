@@ -23,8 +23,9 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import InvalidRequestError, StructuredOutputError
 from .models import ChatRequest, Completion

@@ -22,9 +22,10 @@ import logging
 import os
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from time import monotonic
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 import urllib3

@@ -18,8 +18,8 @@ import itertools
 import logging
 import os
 import threading
+from collections.abc import Callable
 from time import monotonic
-from typing import Callable
 
 __all__ = ["Watchdog", "WATCHDOG", "Deadline", "LINGER_S"]
 

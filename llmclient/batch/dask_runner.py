@@ -19,8 +19,9 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ..config.loader import ConfigSource
 from ..config.registry import Registry

@@ -19,10 +19,11 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Union
 
 from ..errors import ConfigError
 from ..providers.token_estimate import estimate_tokens  # one rule with the leaf client's limiter; re-exported

@@ -14,9 +14,10 @@ import importlib
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["BatchSummary", "Tally", "Progress", "LineResult"]
 

@@ -15,11 +15,12 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import Future
 from decimal import Decimal, InvalidOperation
 from types import FrameType
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Union
 
 from ..cancel import CancelToken
 from ..client import Client

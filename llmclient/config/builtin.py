@@ -10,8 +10,9 @@ exactly like a built-in one.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ConfigError
 from ..providers.table import ProviderSpec

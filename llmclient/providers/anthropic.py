@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import ConfigError, LLMError, RateLimitError
 from ..models import (

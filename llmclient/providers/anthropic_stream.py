@@ -7,7 +7,8 @@ streamed answer to :class:`AnthropicStreamDecoder`; both read usage with :func:`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..models import UNKNOWN_USAGE, Chunk, RedactedThinkingPart, ThinkingPart, ToolCallDelta, Usage
 from ..wire.sse import ServerSentEvent

@@ -10,7 +10,8 @@ written once, here.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider

@@ -11,8 +11,9 @@ Kept apart from ``leaf.py`` so that the client reads as its loop, and this as th
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..abort import AbortScope
 from ..errors import LLMError

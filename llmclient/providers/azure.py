@@ -14,7 +14,8 @@ in the ``api-key`` header. With Entra ID no ``api-key`` is sent, and none of its
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider

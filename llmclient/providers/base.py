@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable, Mapping, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from ..errors import LLMError, ProviderError

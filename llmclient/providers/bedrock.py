@@ -13,7 +13,8 @@ Options follow BAML: ``model`` (or ``model_id``), ``region``, keys flat or under
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from ..auth.aws import AwsCredentialSource, BedrockAuth

@@ -17,7 +17,8 @@ it follows the botocore service model ``bedrock-runtime/2023-09-30`` (wire-forma
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import InvalidRequestError
 from ..structured import output_format

@@ -8,7 +8,8 @@ its signature, documents and audio (``parts.bedrock_block``), tool results as JS
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import ConfigError
 from ..models import AudioPart, DocumentPart, ImagePart, Message, RedactedThinkingPart, TextPart, ThinkingPart

@@ -6,7 +6,8 @@ exception frames (``:exception-type``), so that both name the same classes.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..errors import AuthError, InvalidRequestError, LLMError, ProviderError, RateLimitError
 from ..models import (

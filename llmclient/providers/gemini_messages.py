@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import ConfigError
 from ..messages import AudioPart, DocumentPart, ImagePart, Message, Part, RedactedThinkingPart, TextPart, ThinkingPart

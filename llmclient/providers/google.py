@@ -9,7 +9,8 @@ address, so that a Vertex AI adapter only overrides :meth:`GeminiAdapter.url` an
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from ..errors import ConfigError, LLMError

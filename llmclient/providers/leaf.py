@@ -10,9 +10,10 @@ shares (timeouts, TLS, finish-reason lists, streaming support, rate limits) are 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..auth.base import AuthProvider
 from ..client import CallContext, Client

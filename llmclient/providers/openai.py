@@ -10,7 +10,8 @@ and any other option becomes a body field (``null`` removes one we would send).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider

@@ -22,8 +22,9 @@ parts its text, ``function_call`` items its tool calls, ``reasoning`` summaries 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any
 
 from ..auth.api_key import ApiKeyAuth
 from ..auth.base import AuthProvider

@@ -10,7 +10,8 @@ event (``response.completed``, ``response.incomplete`` or ``response.failed``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ProviderError
 from ..models import UNKNOWN_USAGE, Chunk, ThinkingPart, ToolCallDelta, Usage

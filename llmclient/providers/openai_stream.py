@@ -7,7 +7,8 @@ the adapter in :mod:`llmclient.providers.openai` hands each streamed answer to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..models import UNKNOWN_USAGE, Chunk, ToolCallDelta, Usage
 from ..wire.sse import ServerSentEvent

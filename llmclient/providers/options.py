@@ -16,7 +16,8 @@ credentials are handled the same way as the built-in ones (env references read p
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..auth.api_key import ApiKeyAuth
 from ..errors import ConfigError

@@ -14,8 +14,9 @@ A part without a ``source`` (built by the caller) is trusted as given.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..errors import InvalidRequestError
 from ..messages import Message, Part, RedactedThinkingPart, TextPart, ThinkingPart, ToolCall

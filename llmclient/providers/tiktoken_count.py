@@ -15,7 +15,8 @@ reported as TokenCountUnavailableError naming the encoding.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import TokenCountUnavailableError
 

@@ -13,7 +13,8 @@ A count takes one request from the client's ``rate_limit`` budget and no tokens.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Protocol, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ..errors import TokenCountUnavailableError
 from ..models import ChatRequest, HttpRequest, HttpResponse

@@ -8,7 +8,8 @@ integer, else 256.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..models import Message
 

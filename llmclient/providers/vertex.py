@@ -16,7 +16,8 @@ up when the client is built (the adapters stay pure: building a request reads no
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from ..auth.api_key import ApiKeyAuth

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED
 from concurrent.futures import wait as wait_futures
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ..client import CallContext, Client
 from ..error_kinds import ERROR_KINDS, is_kind_name, kinds_of

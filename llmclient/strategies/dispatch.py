@@ -14,11 +14,12 @@ branches end, so that ``Completion.attempts`` never changes after the call retur
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import fields, replace
 from time import monotonic
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from ..abort import AbortScope
 from ..client import CallContext, Client

@@ -7,7 +7,8 @@ deadlines, hedging) is :class:`~llmclient.strategies.composite.CompositeClient`'
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..client import CallContext, Client
 from ..errors import LLMError

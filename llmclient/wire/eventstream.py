@@ -10,7 +10,8 @@ caller's business. A frame whose checksum does not match raises :class:`Provider
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import ProviderError
 

@@ -12,7 +12,8 @@ branch win, local ``$ref``s are followed.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["requested_schema", "instance_of"]
 
