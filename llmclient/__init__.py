@@ -53,7 +53,6 @@ from .retry import RetryPolicy
 from .runtime import Runtime
 from .secrets import env
 from .stream import Stream
-from .token_count import TokenCount
 
 if TYPE_CHECKING:  # imported on first use below, so that `import llmclient` stays cheap
     from .providers.anthropic import AnthropicClient
@@ -68,6 +67,7 @@ if TYPE_CHECKING:  # imported on first use below, so that `import llmclient` sta
     from .providers.vertex import VertexAIClient
     from .strategies.fallback import FallbackClient
     from .strategies.round_robin import RoundRobinClient
+    from .token_count import TokenCount
 
 #: Public names defined in submodules, imported only when first used, as ``"module:Name"``:
 #: the client class of every row of the provider table, then the names for writing a provider.
@@ -79,6 +79,7 @@ _LAZY: dict[str, str] = {
     "LeafClient": "llmclient.providers.leaf:LeafClient",
     "ProviderAdapter": "llmclient.providers.base:ProviderAdapter",
     "OptionReader": "llmclient.providers.options:OptionReader",
+    "TokenCount": "llmclient.token_count:TokenCount",
 }
 
 

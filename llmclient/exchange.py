@@ -70,13 +70,12 @@ class Exchange:
 
     # -- the deadlines ------------------------------------------------------------------
     def _next_due(self) -> float | None:
-        due = [self.done_by]
-        if not self.connected:
-            due.append(self.connect_by)
-        if not self.got_first_byte:
-            due.append(self.first_byte_by)
-        found = [d for d in due if d is not None]
-        return min(found) if found else None
+        due = self.done_by
+        for other in (None if self.connected else self.connect_by,
+                      None if self.got_first_byte else self.first_byte_by):
+            if other is not None and (due is None or other < due):
+                due = other
+        return due
 
     def _arm(self) -> None:
         when = self._next_due()

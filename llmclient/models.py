@@ -34,11 +34,12 @@ from .messages import (
     to_messages,
     to_tools,
 )
-from .rate_limit_headers import RateLimit
 from .redaction import redact_headers, redact_url
 
 if TYPE_CHECKING:
     from decimal import Decimal
+
+    from .rate_limit_headers import RateLimit
 
 __all__ = [
     "TextPart",

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Union
 
 from ..errors import ConfigError
-from .as_baml import triage
 from .canonical import canonicalize
 from .registry import Registry
 from .schema import config_problems, raise_problems, reference_warnings, validate_config
@@ -70,6 +69,8 @@ def load_config(source: ConfigSource, *, max_workers: int | None = None, on_even
     raw, name = read_config(source)
     broken: dict[str, ConfigError] = {}
     if _is_baml(source):  # what BAML only reports when a client is used, or ignores: see as_baml.py
+        from .as_baml import triage
+
         found = triage(raw, config_problems(raw), name)
         raise_problems(found.errors, name)
         for warning in found.warnings:

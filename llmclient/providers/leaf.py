@@ -30,6 +30,7 @@ from ..structured import decoded as decoded_output
 from ..structured import prepare as prepare_output
 from ..transport import Timeouts
 from .attempt import OpenedStream, Report, Sent, cancel_scope, noop
+from .token_estimate import estimate_tokens  # one estimate, shared with the batch runners
 
 if TYPE_CHECKING:  # base imports this module at load time: names from it are for typing only
     from ..token_count import TokenCount
@@ -216,6 +217,11 @@ class LeafClient(Client):
 
     def _inline_media(self, request: ChatRequest) -> ChatRequest:
         """Download the media URLs the client's media policy wants sent as bytes (see media.py)."""
+        for message in request.messages:
+            if not isinstance(message.content, str):
+                break
+        else:
+            return request  # text only: nothing to look at (the common case)
         from ..media import download
 
         media = self.media
@@ -235,8 +241,6 @@ class LeafClient(Client):
         if self.media is not None:  # media URLs this provider cannot fetch: downloaded once, before any attempt
             request = self._inline_media(request)
         state = RetryState(self.retry_policy, random=runtime.random)
-        from .token_estimate import estimate_tokens  # one estimate, shared with the batch runners
-
         estimate = estimate_tokens(request.messages, request.params) if self.rate_limiter is not None else 0
         while True:
             if context.cancel is not None:
