@@ -165,8 +165,11 @@ class JsonEventDecoder(DeferredErrors):
 
     def event_object(self, data: str | bytes, what: str = "a stream event") -> dict[str, Any]:
         """``data`` parsed as a JSON object; raises for malformed JSON or another JSON value."""
-        obj = self.event_json(data, what)
-        if not isinstance(obj, dict):
+        try:  # event_json's work, inlined: this runs once per stream event
+            obj = json.loads(data)
+        except ValueError:
+            obj = self.event_json(data, what)  # raises the malformed-JSON error
+        if type(obj) is not dict:
             raise ProviderError(f"{what} is not a JSON object", provider=self.provider)
         return obj
 

@@ -88,7 +88,9 @@ class OpenAIStreamDecoder(SseJsonDecoder):
             delta = choice.get("delta") or {}
             text = delta.get("content") or ""
             refusal = delta.get("refusal") or ""
-            thinking = reasoning_text(delta)
+            thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""  # (per chunk: inlined)
+            if thinking and not isinstance(thinking, str):
+                thinking = reasoning_text(delta)
             deltas = delta.get("tool_calls")
             if deltas:
                 calls = tuple(ToolCallDelta(d.get("index", 0), d.get("id"), (d.get("function") or {}).get("name"),
