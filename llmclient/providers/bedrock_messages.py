@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import InvalidRequestError
 from ..models import AudioPart, DocumentPart, ImagePart, Message, RedactedThinkingPart, TextPart, ThinkingPart
 from .base import inline_image
 from .parts import bedrock_block
@@ -63,13 +63,17 @@ def render_part(part: Any) -> dict[str, Any] | None:
     if isinstance(part, ImagePart):
         inline = inline_image(part)
         if inline is None:
-            raise ConfigError("Bedrock takes images as bytes: use ImagePart.from_bytes(...) or a data: URL, "
-                              "not a web address")
+            raise InvalidRequestError("aws-bedrock takes an ImagePart as bytes, not by URL: use "
+                                      "ImagePart.from_bytes(...), a data: URL, or media_url_handler image "
+                                      "send_base64 (the default) to have it downloaded", provider="aws-bedrock",
+                                      retryable=False)
         media_type, data = inline
         fmt = _IMAGE_FORMATS.get(media_type.lower())
         if fmt is None:
-            raise ConfigError(f"Bedrock does not take images of type {media_type!r} (png, jpeg, gif, webp)")
+            raise InvalidRequestError(f"aws-bedrock does not take an ImagePart of type {media_type!r} (png, jpeg, "
+                                      "gif, webp)", provider="aws-bedrock", retryable=False)
         return {"image": {"format": fmt, "source": {"bytes": data}}}
     if isinstance(part, (DocumentPart, AudioPart)):
         return bedrock_block(part)
-    raise ConfigError(f"cannot send a {type(part).__name__} to Bedrock")
+    raise InvalidRequestError(f"aws-bedrock cannot take a {type(part).__name__}", provider="aws-bedrock",
+                              retryable=False)

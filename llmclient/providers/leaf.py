@@ -189,7 +189,8 @@ class LeafClient(Client):
     def build_request(self, messages: MessagesInput, *, stream: bool = False, **params: Any) -> HttpRequest:
         """The exact request :meth:`complete` (or :meth:`stream`) would send now, signed.
 
-        For provider batch APIs and debugging; its repr hides credentials.
+        For provider batch APIs and debugging; its repr hides credentials. It sends nothing,
+        so media URLs that a call would download first (``media_url_handler``) stay URLs.
         """
         return self._signed(prepare_output(ChatRequest(to_messages(messages), params))[0], stream=stream)
 

@@ -94,7 +94,7 @@ def test_images_go_as_bytes() -> None:
                                               {"image": {"format": "png", "source": {"bytes": image.data}}}]
     data_url = ImagePart(url="data:image/jpeg;base64,AAAA")
     assert body(ChatRequest((Message("user", (data_url,)),)))["messages"][0]["content"][0]["image"]["format"] == "jpeg"
-    with pytest.raises(ConfigError, match="as bytes"):
+    with pytest.raises(InvalidRequestError, match="as bytes"):
         body(ChatRequest((Message("user", (ImagePart(url="https://example.com/a.png"),)),)))
 
 
