@@ -240,6 +240,8 @@ class ProviderAdapter(ABC):
         :data:`~llmclient.redaction.SENSITIVE_HEADERS` is a secret (and so is the bare token
         of a ``Bearer <token>``), so that an echo of it is redacted.
         """
+        if not self.headers and not self.fresh_connections:  # the common case, once per request
+            return self.default_headers(stream=stream), ()
         given = {k.lower() for k in self.headers}
         headers = {k: v for k, v in self.default_headers(stream=stream).items() if k.lower() not in given}
         if self.fresh_connections and "connection" not in given:
