@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from every_client import CLIENTS  # one builder per client kind, shared with other provider tests
 
-import llmclient
 from llmclient import AudioPart, DocumentPart, InvalidRequestError
 from llmclient.messages import ImagePart, Message, TextPart, to_messages
 from llmclient.testing import FakeLLMServer
@@ -24,22 +24,7 @@ WAV = b"RIFF....WAVE"          # base64 "UklGRi4uLi5XQVZF"
 PDF64, WAV64 = "JVBERi0xLjQK", "UklGRi4uLi5XQVZF"
 assert base64.b64encode(PDF).decode() == PDF64 and base64.b64encode(WAV).decode() == WAV64
 
-Factory = Callable[[FakeLLMServer], Any]
-AK, SK = "AKIDEXAMPLE", "secret"
-CLIENTS: dict[str, Factory] = {
-    "openai": lambda s: llmclient.OpenAIClient("gpt-5.2", api_key="k", base_url=s.openai_base_url),
-    "openai-generic": lambda s: llmclient.OpenAIGenericClient("m", base_url=s.openai_base_url, api_key="k"),
-    "azure-openai": lambda s: llmclient.AzureOpenAIClient(endpoint=s.url, model="dep1", api_key="k"),
-    "openai-responses": lambda s: llmclient.OpenAIResponsesClient("gpt-5.2", api_key="k", base_url=s.openai_base_url),
-    "anthropic": lambda s: llmclient.AnthropicClient("claude-sonnet-4-6", api_key="k", base_url=s.url),
-    "google-ai": lambda s: llmclient.GoogleAIClient("gemini-3-pro", api_key="k", base_url=s.url + "/v1beta"),
-    "vertex-gemini": lambda s: llmclient.VertexAIClient("gemini-3-pro", location="us-central1", project_id="p",
-                                                        authorization="t", base_url=s.url),
-    "vertex-claude": lambda s: llmclient.VertexAIClient("claude-sonnet-4-6@20250101", location="us-east5",
-                                                        project_id="p", authorization="t", base_url=s.url),
-    "aws-bedrock": lambda s: llmclient.BedrockClient("us.anthropic.claude-sonnet-4-6", region="us-east-1",
-                                                     access_key_id=AK, secret_access_key=SK, endpoint_url=s.url),
-}
+
 TAKES_AUDIO = {"openai", "openai-generic", "azure-openai", "google-ai", "vertex-gemini", "aws-bedrock"}
 
 

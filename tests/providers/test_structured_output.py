@@ -12,10 +12,11 @@ answers a structured request with the schema's minimal instance, and (like the r
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from every_client import CLIENTS  # one builder per client kind, shared with other provider tests
 
 import llmclient
 from llmclient.models import Completion
@@ -25,23 +26,6 @@ SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "temp_c":
           "required": ["city", "temp_c"], "additionalProperties": False}
 FORMAT = {"type": "json_schema", "json_schema": {"name": "weather", "schema": SCHEMA, "strict": True}}
 
-Factory = Callable[[FakeLLMServer], Any]
-AK, SK = "AKIDEXAMPLE", "secret"
-
-CLIENTS: dict[str, Factory] = {
-    "openai": lambda s: llmclient.OpenAIClient("gpt-5.2", api_key="k", base_url=s.openai_base_url),
-    "openai-generic": lambda s: llmclient.OpenAIGenericClient("m", base_url=s.openai_base_url, api_key="k"),
-    "azure-openai": lambda s: llmclient.AzureOpenAIClient(endpoint=s.url, model="dep1", api_key="k"),
-    "openai-responses": lambda s: llmclient.OpenAIResponsesClient("gpt-5.2", api_key="k", base_url=s.openai_base_url),
-    "anthropic": lambda s: llmclient.AnthropicClient("claude-sonnet-4-6", api_key="k", base_url=s.url),
-    "google-ai": lambda s: llmclient.GoogleAIClient("gemini-3-pro", api_key="k", base_url=s.url + "/v1beta"),
-    "vertex-gemini": lambda s: llmclient.VertexAIClient("gemini-3-pro", location="us-central1", project_id="p",
-                                                        authorization="t", base_url=s.url),
-    "vertex-claude": lambda s: llmclient.VertexAIClient("claude-sonnet-4-6@20250101", location="us-east5",
-                                                        project_id="p", authorization="t", base_url=s.url),
-    "aws-bedrock": lambda s: llmclient.BedrockClient("us.anthropic.claude-sonnet-4-6", region="us-east-1",
-                                                     access_key_id=AK, secret_access_key=SK, endpoint_url=s.url),
-}
 
 
 class Weather:

@@ -323,3 +323,8 @@ class WireFormat:
     def malformed_event(self, call: FakeCall) -> bytes:
         """A stream event whose payload is cut-off JSON (the ``malformed_json`` fault)."""
         return b'data: {"id": "\n\n'
+
+
+def json_answer(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """``(status, headers, body)`` of a JSON answer (what token endpoints and refusals send)."""
+    return status, {"content-type": "application/json; charset=utf-8"}, json.dumps(body).encode()

@@ -13,7 +13,6 @@ token requests; :func:`revoke_entra_tokens` makes every issued token invalid.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 import threading
 import time
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
-from llmclient.testing.formats.base import CallError, FakeCall, RecordedRequest, WireFormat
+from llmclient.testing.formats.base import CallError, FakeCall, RecordedRequest, WireFormat, json_answer
 
 __all__ = ["EntraTokenFormat", "entra_token_refused", "entra_token_requests", "revoke_entra_tokens",
            "trust_entra_app"]
@@ -85,16 +84,13 @@ def entra_token_requests(server: Any) -> int:
     return sum(1 for r in server.requests if _TOKEN_PATH.match(r.path))
 
 
-def _json(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-    return status, {"content-type": "application/json; charset=utf-8"}, json.dumps(body).encode()
-
 
 def _aadsts(status: int, error: str, code: int, text: str) -> tuple[int, dict[str, str], bytes]:
     trace = str(uuid.uuid4())
     correlation = str(uuid.uuid4())
     stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
     description = f"AADSTS{code}: {text} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {stamp}"
-    return _json(status, {"error": error, "error_description": description, "error_codes": [code],
+    return json_answer(status, {"error": error, "error_description": description, "error_codes": [code],
                           "timestamp": stamp, "trace_id": trace, "correlation_id": correlation})
 
 
@@ -109,7 +105,7 @@ def entra_token_refused(server: Any, request: RecordedRequest) -> tuple[int, dic
         expires = state.tokens.get(token)
     if expires is not None and time.monotonic() < expires:
         return None
-    return _json(401, {"error": {"code": "401", "message": _UNAUTHORIZED}})
+    return json_answer(401, {"error": {"code": "401", "message": _UNAUTHORIZED}})
 
 
 class EntraTokenFormat(WireFormat):
@@ -151,7 +147,7 @@ class EntraTokenFormat(WireFormat):
             state.issued += 1
             token = f"eyJ0eXAi.fake-entra-{state.issued}"
             state.tokens[token] = time.monotonic() + state.lifetime
-        return _json(200, {"token_type": "Bearer", "expires_in": state.lifetime, "ext_expires_in": state.lifetime,
+        return json_answer(200, {"token_type": "Bearer", "expires_in": state.lifetime, "ext_expires_in": state.lifetime,
                            "access_token": token})
 
     def authenticate(self, request: RecordedRequest, api_key: str) -> bool:
@@ -164,5 +160,5 @@ class EntraTokenFormat(WireFormat):
     def error(self, status: int, message: str, error_type: str, code: str | None, *,
               seq: int = 0) -> tuple[dict[str, str], bytes]:
         """An OAuth error body."""
-        _, headers, body = _json(status, {"error": error_type, "error_description": message})
+        _, headers, body = json_answer(status, {"error": error_type, "error_description": message})
         return headers, body

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from llmclient.testing.formats.anthropic import AnthropicFormat
-from llmclient.testing.formats.base import CallError, FakeCall, RecordedRequest, WireFormat
+from llmclient.testing.formats.base import CallError, FakeCall, RecordedRequest, WireFormat, json_answer
 from llmclient.testing.formats.google import GoogleAIFormat
 
 __all__ = ["GoogleTokenFormat", "VertexClaudeFormat", "VertexGeminiFormat", "revoke_tokens", "trust_refresh_token",
@@ -97,9 +97,6 @@ def token_requests(server: Any) -> int:
     return sum(1 for r in server.requests if r.path == "/token")
 
 
-def _json(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-    return status, {"content-type": "application/json; charset=utf-8"}, json.dumps(body).encode()
-
 
 def _token_refused(state: _OAuth | None, request: RecordedRequest) -> tuple[int, dict[str, str], bytes] | None:
     """A 401 for a Vertex request without a live issued token, once a credential is trusted."""
@@ -111,7 +108,7 @@ def _token_refused(state: _OAuth | None, request: RecordedRequest) -> tuple[int,
         expires = state.tokens.get(token)
     if expires is not None and time.monotonic() < expires:
         return None
-    return _json(401, {"error": {"code": 401, "message": _UNAUTHENTICATED, "status": "UNAUTHENTICATED"}})
+    return json_answer(401, {"error": {"code": 401, "message": _UNAUTHENTICATED, "status": "UNAUTHENTICATED"}})
 
 
 class GoogleTokenFormat(WireFormat):
@@ -127,11 +124,11 @@ class GoogleTokenFormat(WireFormat):
         """Check the grant and issue a token; every answer is made here."""
         state = _oauth(server)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-            return _json(400, {"error": "invalid_request", "error_description": "expected a form body"})
+            return json_answer(400, {"error": "invalid_request", "error_description": "expected a form body"})
         form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
         grant = form.get("grant_type")
         if state is None:
-            return _json(400, {"error": "invalid_client", "error_description": "no credential is trusted"})
+            return json_answer(400, {"error": "invalid_client", "error_description": "no credential is trusted"})
         if grant == _JWT_GRANT:
             refusal = self._check_assertion(state, form.get("assertion", ""))
         elif grant == "refresh_token":
@@ -139,14 +136,14 @@ class GoogleTokenFormat(WireFormat):
             ok = known is not None and known == form.get("client_id") and bool(form.get("client_secret"))
             refusal = None if ok else "Bad Request"
         else:
-            return _json(400, {"error": "unsupported_grant_type", "error_description": f"grant {grant!r}"})
+            return json_answer(400, {"error": "unsupported_grant_type", "error_description": f"grant {grant!r}"})
         if refusal is not None:
-            return _json(400, {"error": "invalid_grant", "error_description": refusal})
+            return json_answer(400, {"error": "invalid_grant", "error_description": refusal})
         with state.lock:
             state.issued += 1
             token = f"ya29.fake-{state.issued}"
             state.tokens[token] = time.monotonic() + state.lifetime
-        return _json(200, {"access_token": token, "expires_in": state.lifetime, "token_type": "Bearer"})
+        return json_answer(200, {"access_token": token, "expires_in": state.lifetime, "token_type": "Bearer"})
 
     def _check_assertion(self, state: _OAuth, assertion: str) -> str | None:
         """None when the JWT verifies with a trusted key and has Google's claims, else the reason."""
@@ -179,7 +176,7 @@ class GoogleTokenFormat(WireFormat):
     def error(self, status: int, message: str, error_type: str, code: str | None, *,
               seq: int = 0) -> tuple[dict[str, str], bytes]:
         """An OAuth error body."""
-        _, headers, body = _json(status, {"error": error_type, "error_description": message})
+        _, headers, body = json_answer(status, {"error": error_type, "error_description": message})
         return headers, body
 
 
